@@ -1,0 +1,22 @@
+/** The inference engine's public surface: sessions on execution providers, their errors, logging and the feature cache. */
+export { createTensor, isOrtTensor, ORT_VERSION, readTensorData, releaseTensor, type OrtTensor, type OrtTensorType } from "./backend";
+export { cancelledError, EngineError, isCancellation, type EngineErrorCode } from "./errors";
+export {
+  autoCandidates,
+  EP_NAMES,
+  epLabel,
+  isGpuEp,
+  keepsOutputsOnDevice,
+  machineEpEnvironment,
+  parseEpName,
+  planExecutionProviders,
+  type ConcreteEp,
+  type EpAvailability,
+  type EpEnvironment,
+  type EpName,
+  type EpPlan,
+} from "./execution-provider";
+export { DEFAULT_FEATURE_CACHE_BYTES, FeatureCache, featureCacheKey, hashImageContent, type FeatureCacheOptions, type FeatureCacheStats, type FeatureKeyParts } from "./feature-cache";
+export { silentLogger, type LogDetails, type Logger } from "./logger";
+export { createSession, EngineSession, type CreateSessionOptions, type Feeds, type Outputs, type RunOptions } from "./session";
+export { forgetWebGpuProbe, probeWebGpu, type WebGpuProbeResult } from "./webgpu-probe";
