@@ -7,6 +7,8 @@
  * printed as one line on stderr and turned into a non-zero exit code; stdout carries only
  * the command's output so that it can be piped (e.g. `molmo points … | jq`).
  */
+import { runAsk } from "./commands/ask";
+import { runExport } from "./commands/export";
 import { runPreprocess } from "./commands/preprocess";
 import { runPoints } from "./commands/points";
 import { CliUsageError } from "./usage";
@@ -15,6 +17,13 @@ import { version } from "./version";
 const USAGE = `Usage: molmo <command> [options]
 
 Commands:
+  ask <image> "<question>" --model <bundle> [--task ask|point|count|caption|clock] [--ep auto]
+      [--max-new-tokens N] [--temperature T --top-k K --top-p P --seed S] [--json] [--annotate out.png]
+      Answer a question about an image with an exported Molmo bundle: the answer streams to stdout,
+      then the points in pixels. --json prints one JSON object; --annotate draws the points.
+  export <hf-checkpoint-dir> <bundle-dir> [--dtype fp32|fp16|q4|q8] [...]
+      Export a Hugging Face Molmo checkpoint to an ONNX bundle (runs python3 -m molmo_onnx.export;
+      needs PyTorch and onnx). \`molmo export --help\` lists the exporter's options.
   preprocess <image> --out <dir> [--max-crops N] [--model <bundle>] [--max-pixels N]
       Turn an image into Molmo's vision inputs and write them as numpy .npy files:
       crops.npy, image_masks.npy, image_input_idx.npy, tokens.npy, meta.json.
@@ -26,9 +35,12 @@ Options:
   -v, --version    print the version
 `;
 
-type Command = (args: string[]) => Promise<void>;
+/** A subcommand; it may return its exit code (a forwarded child's, or 130 when cancelled), 0 otherwise. */
+type Command = (args: string[]) => Promise<void | number>;
 
 const COMMANDS: Record<string, Command> = {
+  ask: runAsk,
+  export: runExport,
   preprocess: runPreprocess,
   points: runPoints,
 };
@@ -49,8 +61,8 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   try {
-    await command(rest);
-    return 0;
+    const code = await command(rest);
+    return typeof code === "number" ? code : 0;
   } catch (error) {
     if (error instanceof CliUsageError) {
       process.stderr.write(`molmo ${name}: ${error.message}\n`);
