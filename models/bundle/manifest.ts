@@ -111,6 +111,14 @@ export interface MolmoOnnxManifest {
   readonly files: Readonly<Record<string, ManifestFile>>;
 }
 
+/**
+ * The decoder's optional int64 input that says which positions get logits (Hugging Face's `logits_to_keep`:
+ * 0 = every position, k = the last k), a scalar or of shape [1]. Exports since the input was added declare
+ * it (still export version 1: an engine that finds it absent runs the graph as before, logits for every
+ * position); the engine feeds 1 unless all prefill logits are asked for.
+ */
+export const LOGITS_TO_KEEP_INPUT = "num_logits_to_keep";
+
 /** The I/O names the engine feeds and reads; a bundle whose graphs use others is refused. */
 export const GRAPH_IO = {
   visionEncoder: { inputs: ["crops", "image_masks"], outputs: ["image_features"] },
@@ -291,6 +299,10 @@ function checkConsistency(manifest: MolmoOnnxManifest, source: string): void {
   const [, kvHeads, , headDim] = kvCache.inputShape;
   if (kvCache.inputShape.length !== 4 || kvHeads !== dims.numKvHeads || headDim !== dims.headDim) {
     mismatch(`molmo_onnx.kv_cache.input_shape [${kvCache.inputShape.join(", ")}] is not [batch, ${dims.numKvHeads}, past, ${dims.headDim}].`);
+  }
+  const keep = manifest.graphs.decoder.inputs.find((t) => t.name === LOGITS_TO_KEEP_INPUT);
+  if (keep !== undefined && (keep.dtype !== "int64" || !(keep.shape.length === 0 || (keep.shape.length === 1 && keep.shape[0] === 1)))) {
+    mismatch(`the decoder's ${LOGITS_TO_KEEP_INPUT} input is ${keep.dtype} [${keep.shape.join(", ")}]; the engine feeds an int64 scalar (shape [] or [1]).`);
   }
   if (manifest.vision.imageFeatureDim !== dims.dModel) {
     mismatch(`image features have ${manifest.vision.imageFeatureDim} values but the decoder's embeddings ${dims.dModel}.`);

@@ -8,16 +8,18 @@
  *   positions cached; the attention mask is all ones over past + 1 (there is no padding in a batch of one).
  *
  * Prefill logits: a decoder graph that declares an int64 input `num_logits_to_keep` (Hugging Face's
- * `logits_to_keep`: 0 = every position, k = the last k) is asked for the last position only, unless the
- * caller wants them all (`onLogits`). Without that input the graph computes the LM head over every prompt
- * position: [prompt length, vocabulary] float32, about 270 MB for a one-image prompt.
+ * `logits_to_keep`: 0 = every position, k = the last k; the exporter has declared it since it was added) is
+ * fed 1, so the LM head runs over the last position only, unless the caller wants them all (`onLogits`),
+ * when it is fed 0. Decode steps feed 1. A bundle exported before the input existed still runs: its graph
+ * computes the LM head over every prompt position, [prompt length, vocabulary] float32 (about 270 MB for a
+ * one-image prompt on Molmo-7B-D), of which the last row is kept.
  */
 import { createTensor, readTensorData, releaseTensor, type OrtTensor } from "./backend";
 import { EngineError } from "./errors";
 import type { FloatData } from "./image-features";
 import { emptyKvState, kvStateFromOutputs, releaseKvState, type KvLayout, type KvState } from "./kv-cache";
 import type { EngineSession, Outputs } from "./session";
-import type { MolmoOnnxManifest, TensorContract, TensorDtype } from "../bundle/manifest";
+import { LOGITS_TO_KEEP_INPUT, type MolmoOnnxManifest, type TensorContract, type TensorDtype } from "../bundle/manifest";
 import type { AutoregressiveModel, ModelCallOptions, ModelOutput } from "../generation/model";
 import type { LogitsRow } from "../generation/logits";
 
@@ -25,7 +27,11 @@ import type { LogitsRow } from "../generation/logits";
 export interface PrefillInput {
   readonly embeds: FloatData;
   readonly length: number;
-  /** Receives the logits of every prompt position (parity checks, diagnostics) before the last row is kept. */
+  /**
+   * Receives the logits of every prompt position (parity checks, diagnostics) before the last row is kept.
+   * Giving it makes the prefill ask the decoder for all positions (`num_logits_to_keep` 0), which costs the
+   * LM head over the whole prompt; without it only the last position's logits are computed.
+   */
   readonly onLogits?: (logits: PrefillLogits) => void;
 }
 
@@ -36,9 +42,6 @@ export interface PrefillLogits {
   readonly length: number;
   readonly numLogits: number;
 }
-
-/** The optional decoder input that limits which positions get logits. */
-const LOGITS_TO_KEEP_INPUT = "num_logits_to_keep";
 
 /** Counts of model calls, for reports and tests. */
 export interface DecoderRunCounts {
@@ -127,6 +130,7 @@ export class MolmoDecoder implements AutoregressiveModel<PrefillInput, KvState> 
     releaseKvState(state);
   }
 
+  /** One decoder run; `keep` is fed as `num_logits_to_keep` when the graph takes it (0 = all positions, 1 = the last). */
   private async runDecoder(embeds: FloatData, length: number, past: KvState, signal: AbortSignal | undefined, keep: number): Promise<Outputs> {
     const total = past.length + length;
     const positions = new BigInt64Array(length);

@@ -77,6 +77,15 @@ void test("an export version or dtype this engine does not run", async () => {
   await assert.rejects(loadBundle(bundleWithConfig(["molmo_onnx", "dtype"], "int3")), bundleError("unsupported", /"int3"/));
 });
 
+void test("a num_logits_to_keep input the engine cannot feed", async () => {
+  const config = JSON.parse(readFileSync(join(committedTinyBundleDir(), "config.json"), "utf8")) as { molmo_onnx: { graphs: { decoder_model_merged: { inputs: { name: string }[] } } } };
+  const index = String(config.molmo_onnx.graphs.decoder_model_merged.inputs.findIndex((input) => input.name === "num_logits_to_keep"));
+  assert.notEqual(index, "-1", "the committed bundle declares num_logits_to_keep");
+  const input = ["molmo_onnx", "graphs", "decoder_model_merged", "inputs", index];
+  await assert.rejects(loadBundle(bundleWithConfig([...input, "dtype"], "float32")), bundleError("config_mismatch", /num_logits_to_keep input is float32 \[\]/));
+  await assert.rejects(loadBundle(bundleWithConfig([...input, "shape"], ["batch_size"])), bundleError("config_mismatch", /int64 scalar/));
+});
+
 void test("a graph file of the wrong size, a damaged graph, and a graph from elsewhere", async () => {
   const truncated = makeTinyBundle();
   const vision = readFileSync(join(committedTinyBundleDir(), "onnx/vision_encoder.onnx"));

@@ -12,8 +12,10 @@
     tokenizer.json, tokenizer_config.json, special_tokens_map.json   copied when present
     onnx/vision_encoder.onnx         crops [n, 576, 588] + image_masks [n, 576] -> image_features [n, 144, d]
     onnx/embed_tokens.onnx           input_ids [B, L] -> inputs_embeds [B, L, d]
-    onnx/decoder_model_merged.onnx   inputs_embeds, attention_mask, position_ids, past_key_values.*
-                                     -> logits, present.*   (one graph for prefill and decode)
+    onnx/decoder_model_merged.onnx   inputs_embeds, attention_mask, position_ids, num_logits_to_keep,
+                                     past_key_values.* -> logits, present.*   (one graph for prefill and
+                                     decode; num_logits_to_keep: 0 = logits for every position, k = the
+                                     last k, cut before the LM head)
     onnx/<graph>.onnx_data           the weights, for graphs over 1.8 GB (or with --external-data always)
 
 q4 / q8: float32 graphs whose decoder MatMuls (attention and MLP projections, LM head) carry int4 /

@@ -388,14 +388,20 @@ class Molmo(nn.Module):
 
     def decode(self, inputs_embeds: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor,
                past_key_values: Sequence[torch.Tensor],
-               last_logits_only: bool = False) -> Tuple[torch.Tensor, List[torch.Tensor]]:
+               last_logits_only: bool = False,
+               num_logits_to_keep: "int | torch.Tensor | None" = None) -> Tuple[torch.Tensor, List[torch.Tensor]]:
         """Runs the decoder over T new positions after P cached ones.
 
         inputs_embeds (B, T, d); attention_mask (B, P + T), 1 for real tokens and 0 for padding;
         position_ids (B, T); past_key_values [k_0, v_0, k_1, ...], each (B, kv_heads, P, head_dim)
-        (P may be 0). Returns logits (B, T or 1, embedding_size) and the present cache, each
+        (P may be 0). Returns logits (B, T or fewer, embedding_size) and the present cache, each
         (B, kv_heads, P + T, head_dim). Attention is causal over sequence order, image tokens
         included, and never reaches keys whose mask is 0.
+
+        Which positions get logits: all of them by default; the last one with `last_logits_only`;
+        with `num_logits_to_keep` (an int or an int64 scalar tensor, Hugging Face's
+        `logits_to_keep`) the last k, where 0 means all and k > T means all T. The hidden states
+        are cut before the final norm and the LM head, so the positions left out cost nothing there.
         """
         cfg = self.config
         b, t, _ = inputs_embeds.shape
@@ -418,6 +424,10 @@ class Molmo(nn.Module):
             present += [k, v]
         if last_logits_only:
             x = x[:, -1:]
+        elif num_logits_to_keep is not None:
+            # x[:, -0:] is all of x, so 0 keeps every position without a branch; traced with a
+            # tensor k this is one ONNX Slice(starts = -k), which clamps k > T to all T positions.
+            x = x[:, -num_logits_to_keep:]
         logits = self.transformer.ff_out(self.transformer.ln_f(x))
         return logits, present
 

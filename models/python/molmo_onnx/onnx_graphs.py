@@ -4,13 +4,19 @@
                             -> image_features [num_crops, 144, d]
     embed_tokens            input_ids [batch, sequence] i64 -> inputs_embeds [batch, sequence, d]
     decoder_model_merged    inputs_embeds [batch, sequence, d], attention_mask [batch, total] i64,
-                            position_ids [batch, sequence] i64,
+                            position_ids [batch, sequence] i64, num_logits_to_keep [] i64,
                             past_key_values.{i}.key / .value [batch, kv_heads, past, head_dim]
-                            -> logits [batch, sequence, vocab] f32, present.{i}.key / .value
+                            -> logits [batch, kept, vocab] f32, present.{i}.key / .value
                             [batch, kv_heads, total, head_dim]   (total = past + sequence)
 
 The names follow the ONNX-community / Optimum layout for decoders with a KV cache. Prefill feeds
 an empty past (past = 0), so one "merged" graph serves prefill and decode.
+
+num_logits_to_keep is Hugging Face's `logits_to_keep`, an int64 scalar: 0 gives logits for every
+input position (kept = sequence), k > 0 for the last min(k, sequence). The hidden states are cut
+before the final norm and the LM head: a prefill that needs only the next token (k = 1) skips the
+LM head over the prompt and never allocates [sequence, vocab] logits (152064 float32 per position
+for Molmo-7B-D, ~730 MB for a 1,200-token prompt).
 
 Data types: the vision inputs are always float32 (what the preprocessor produces; the graph casts
 them) and logits are always float32 (a cast after the LM head), so the engine's own tensors never
@@ -46,6 +52,9 @@ BATCH = "batch_size"
 SEQUENCE = "sequence_length"
 PAST = "past_sequence_length"
 TOTAL = "total_sequence_length"
+# The logits' sequence axis: sequence_length, or num_logits_to_keep when that is between 1 and it.
+KEPT = "kept_sequence_length"
+LOGITS_TO_KEEP = "num_logits_to_keep"
 
 VISION_ENCODER = "vision_encoder"
 EMBED_TOKENS = "embed_tokens"
@@ -111,8 +120,9 @@ def graph_specs(config: MolmoConfig, dtype: str) -> Dict[str, GraphSpec]:
         inputs=(TensorSpec("inputs_embeds", dtype, (BATCH, SEQUENCE, d)),
                 TensorSpec("attention_mask", "int64", (BATCH, TOTAL)),
                 TensorSpec("position_ids", "int64", (BATCH, SEQUENCE)),
+                TensorSpec(LOGITS_TO_KEEP, "int64", ()),
                 *(TensorSpec(n, dtype, (BATCH, kv, PAST, hd)) for n in past_names(layers))),
-        outputs=(TensorSpec("logits", "float32", (BATCH, SEQUENCE, config.n_embeddings)),
+        outputs=(TensorSpec("logits", "float32", (BATCH, KEPT, config.n_embeddings)),
                  *(TensorSpec(n, dtype, (BATCH, kv, TOTAL, hd)) for n in present_names(layers))),
     )
     return {VISION_ENCODER: vision, EMBED_TOKENS: embed, DECODER: decoder}
@@ -146,8 +156,9 @@ class DecoderGraph(nn.Module):
         self.model = model
 
     def forward(self, inputs_embeds: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor,
-                *past_key_values: torch.Tensor) -> Tuple[torch.Tensor, ...]:
-        logits, present = self.model.decode(inputs_embeds, attention_mask, position_ids, list(past_key_values))
+                num_logits_to_keep: torch.Tensor, *past_key_values: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        logits, present = self.model.decode(inputs_embeds, attention_mask, position_ids, list(past_key_values),
+                                            num_logits_to_keep=num_logits_to_keep)
         return (logits.float(), *present)
 
 
@@ -155,6 +166,7 @@ def example_inputs(spec: GraphSpec, config: MolmoConfig) -> Tuple[torch.Tensor, 
     """Inputs to trace with. Every symbolic axis gets a size of its own (> 1, past > 0), so that
     no axis is mistaken for another or specialised to 1 or 0 by the tracer."""
     sizes = {NUM_CROPS: 2, BATCH: 2, SEQUENCE: 3, PAST: 4, TOTAL: 7}
+    # num_logits_to_keep = 2 of the 3 positions: some but not all, so the example exercises the cut.
     generator = torch.Generator().manual_seed(0)
     tensors = []
     for t in spec.inputs:
@@ -165,6 +177,8 @@ def example_inputs(spec: GraphSpec, config: MolmoConfig) -> Tuple[torch.Tensor, 
             tensors.append(torch.ones(shape, dtype=torch.int64))
         elif t.name == "position_ids":
             tensors.append(torch.arange(sizes[PAST], sizes[TOTAL]).expand(shape).contiguous())
+        elif t.name == LOGITS_TO_KEEP:
+            tensors.append(torch.tensor(2, dtype=torch.int64))
         elif t.name == "image_masks":
             tensors.append(torch.ones(shape))
         else:

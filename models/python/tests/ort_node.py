@@ -50,7 +50,7 @@ def run_graphs(runs: Sequence[Run], timeout: float = 120.0) -> List[Dict[str, np
                     feeds[name] = {"from": [value[0], value[1]]}
                 else:
                     file = work / f"in_{i}_{len(feeds)}.npy"
-                    np.save(file, np.ascontiguousarray(value))
+                    np.save(file, np.require(value, requirements="C"))  # keeps 0-d arrays 0-d
                     feeds[name] = str(file)
             save = {name: str(work / f"out_{i}_{j}.npy") for j, name in enumerate(run.fetch)}
             job.append({"model": run.model, "feeds": feeds, "save": save})

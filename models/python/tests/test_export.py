@@ -8,6 +8,10 @@ on another input), image features within 3e-5 (values up to ~24-48). fp16 agains
 float16 run: logits within 6e-3 (9e-3 on another seed; logits reach ~6, where one float16 step is
 0.004), features within 0.07 (0.2 at values ~48, where a float16 step is 0.03). PyTorch float16 vs
 float32 differs by as much (logits 1.7e-2), so the fp16 tolerances below are 2.5e-2 and 0.25.
+
+The decoder's int64 scalar input num_logits_to_keep (0 = logits for every position, k = the last k)
+is fed 0 where all prefill logits are compared and 1 for decode steps; the parity tests also run
+the prefill with k = 1, 3 and more than the prompt's length against the matching PyTorch rows.
 """
 
 import contextlib
@@ -51,6 +55,15 @@ def write_tokenizer(folder: Path) -> Path:
     config = {"bos_token": None, "eos_token": "<|endoftext|>", "pad_token": "<|endoftext|>"}
     (folder / "tokenizer_config.json").write_text(json.dumps(config), encoding="utf-8")
     return folder
+
+
+# Prefill runs of the parity tests besides k = 0: the last position, the last 3, more than the prompt.
+KEEP_COUNTS = (1, 3, 40)
+
+
+def keep(k: int) -> np.ndarray:
+    """The decoder's num_logits_to_keep feed: an int64 scalar (0 = every position, k = the last k)."""
+    return np.array(k, dtype=np.int64)
 
 
 def manifest_of(bundle: Path) -> dict:
@@ -141,8 +154,24 @@ class GraphContracts(ExportFixture):
                        for i in range(2) for kv in ("key", "value")]
             self.assertEqual(inputs, [("inputs_embeds", kind, ["batch_size", "sequence_length", 16]),
                                       ("attention_mask", "INT64", ["batch_size", "total_sequence_length"]),
-                                      ("position_ids", "INT64", ["batch_size", "sequence_length"])] + past)
-            self.assertEqual(outputs, [("logits", "FLOAT", ["batch_size", "sequence_length", 152064])] + present)
+                                      ("position_ids", "INT64", ["batch_size", "sequence_length"]),
+                                      ("num_logits_to_keep", "INT64", [])] + past)
+            self.assertEqual(outputs, [("logits", "FLOAT", ["batch_size", "kept_sequence_length", 152064])] + present)
+
+    def test_logits_are_cut_before_the_final_norm_and_lm_head(self):
+        # The LM head (the last MatMul) must see the sliced hidden states, not slice its own output:
+        # the point of num_logits_to_keep is to skip the [sequence, vocab] product.
+        for bundle in (self.fp32, self.fp16):
+            nodes = onnx.load(str(bundle / "onnx" / "decoder_model_merged.onnx"), load_external_data=False).graph.node
+            producer = {out: node for node in nodes for out in node.output}
+            cut = [n for n in nodes if n.op_type == "Slice" and n.input[1] in producer
+                   and producer[n.input[1]].op_type == "Unsqueeze"
+                   and producer[producer[n.input[1]].input[0]].input == ["num_logits_to_keep"]]
+            self.assertEqual(len(cut), 1)
+            lm_head = [n for n in nodes if n.op_type == "MatMul"][-1]
+            position = {id(n): i for i, n in enumerate(nodes)}
+            self.assertLess(position[id(cut[0])], position[id(lm_head)])
+            self.assertFalse(any(n.op_type == "Slice" for n in nodes[position[id(lm_head)]:]))
 
 
 class Manifest(ExportFixture):
@@ -174,6 +203,10 @@ class Manifest(ExportFixture):
                                         "past_key_values.1.key", "past_key_values.1.value"])
         self.assertEqual(kv["outputs"], ["present.0.key", "present.0.value", "present.1.key", "present.1.value"])
         self.assertEqual(kv["dtype"], "float32")
+        decoder = m["graphs"]["decoder_model_merged"]
+        self.assertIn({"name": "num_logits_to_keep", "dtype": "int64", "shape": []}, decoder["inputs"])
+        self.assertEqual(decoder["outputs"][0], {"name": "logits", "dtype": "float32",
+                                                 "shape": ["batch_size", "kept_sequence_length", 152064]})
 
     def test_graph_entries_match_the_files(self):
         for bundle in (self.fp32, self.fp16):
@@ -198,8 +231,8 @@ class Manifest(ExportFixture):
                          ("float32", "float16", "float16", "float32", "float16"))
         self.assertTrue(any("softmax" in region for region in p["float32_regions"]))
         dtypes = {t["name"]: t["dtype"] for t in m["graphs"]["decoder_model_merged"]["inputs"]}
-        self.assertEqual((dtypes["inputs_embeds"], dtypes["past_key_values.0.key"], dtypes["attention_mask"]),
-                         ("float16", "float16", "int64"))
+        self.assertEqual((dtypes["inputs_embeds"], dtypes["past_key_values.0.key"], dtypes["attention_mask"],
+                          dtypes["num_logits_to_keep"]), ("float16", "float16", "int64", "int64"))
 
 
 class ExternalData(ExportFixture):
@@ -451,11 +484,15 @@ class Quantization(ExportFixture):
             self.assertEqual(sorted(p.name for p in (bundle / "onnx").iterdir()) == sorted(
                 p.name for p in (self.fp32 / "onnx").iterdir()), dtype == "q4")
             kv = m["kv_cache"]
-            out = ort_node.run_graphs([ort_node.Run(
-                decoder, {"inputs_embeds": embeds.numpy(), "attention_mask": np.ones((1, 24), np.int64),
-                          "position_ids": np.arange(24)[None],
-                          **{n: np.zeros((1, 2, 0, 4), np.float32) for n in kv["inputs"]}}, ["logits"])])
+            feeds = {"inputs_embeds": embeds.numpy(), "attention_mask": np.ones((1, 24), np.int64),
+                     "position_ids": np.arange(24)[None],
+                     **{n: np.zeros((1, 2, 0, 4), np.float32) for n in kv["inputs"]}}
+            out = ort_node.run_graphs([ort_node.Run(decoder, {**feeds, "num_logits_to_keep": keep(k)}, ["logits"])
+                                       for k in (0, 1)])
             logits = out[0]["logits"][0]
+            # The last position alone, through the same quantised LM head: the same row.
+            self.assertEqual(out[1]["logits"].shape, (1, 1, 152064))
+            np.testing.assert_allclose(out[1]["logits"][0, 0], logits[-1], rtol=0, atol=1e-5)
             self.assertLess(float(np.abs(logits - expected).mean()), mean_tol, dtype)
             self.assertGreaterEqual(float((logits.argmax(-1) == expected.argmax(-1)).mean()), agree, dtype)
 
@@ -547,7 +584,8 @@ class Parity(ExportFixture):
             ort_node.Run(graphs["embed_tokens"], {"input_ids": self.ids.numpy()}, ["inputs_embeds"]),
             ort_node.Run(graphs["decoder_model_merged"],
                          {"inputs_embeds": embeds, "attention_mask": np.ones((1, length), np.int64),
-                          "position_ids": np.arange(length, dtype=np.int64)[None], **{n: empty for n in kv["inputs"]}},
+                          "position_ids": np.arange(length, dtype=np.int64)[None], "num_logits_to_keep": keep(0),
+                          **{n: empty for n in kv["inputs"]}},
                          ["logits", "present.1.value"]),
         ]
         decoder = 3
@@ -556,15 +594,22 @@ class Parity(ExportFixture):
             runs.append(ort_node.Run(graphs["decoder_model_merged"],
                                      {"inputs_embeds": (len(runs) - 1, "inputs_embeds"),
                                       "attention_mask": np.ones((1, length + step + 1), np.int64),
-                                      "position_ids": np.array([[length + step]]),
+                                      "position_ids": np.array([[length + step]]), "num_logits_to_keep": keep(1),
                                       **{p: (decoder, o) for p, o in zip(kv["inputs"], kv["outputs"])}},
                                      ["logits", "present.1.value"]))
             decoder = len(runs) - 1
+        # The same prefill keeping the last 1 and 3 positions, and more positions than there are (all).
+        prefill_feeds = runs[3].feeds
+        for k in KEEP_COUNTS:
+            runs.append(ort_node.Run(graphs["decoder_model_merged"], {**prefill_feeds, "num_logits_to_keep": keep(k)},
+                                     ["logits", "present.1.value"]))
         out = ort_node.run_graphs(runs)
         return {"features": out[0]["image_features"], "one_crop": out[1]["image_features"],
                 "embeds": out[2]["inputs_embeds"], "prefill": out[3]["logits"][0],
                 "steps": np.stack([out[5]["logits"][0, -1], out[7]["logits"][0, -1]]),
-                "present_shapes": [out[i]["present.1.value"].shape for i in (3, 5, 7)]}
+                "step_shapes": [out[i]["logits"].shape for i in (5, 7)],
+                "kept": {k: out[8 + i]["logits"][0] for i, k in enumerate(KEEP_COUNTS)},
+                "present_shapes": [out[i]["present.1.value"].shape for i in (3, 5, 7, 8, 9, 10)]}
 
     def check(self, bundle, dtype, np_dtype, tol):
         model, features, embeds, prefill, steps, tokens = self.torch_reference(dtype)
@@ -576,7 +621,17 @@ class Parity(ExportFixture):
         np.testing.assert_array_equal(got["embeds"], model.embed_tokens(self.ids).numpy())  # a gather: exact
         np.testing.assert_allclose(got["prefill"], as32(prefill), rtol=0, atol=tol["logits"])
         np.testing.assert_allclose(got["steps"], as32(steps), rtol=0, atol=tol["logits"])
-        self.assertEqual(got["present_shapes"], [(1, 2, 30, 4), (1, 2, 31, 4), (1, 2, 32, 4)])
+        self.assertEqual(got["step_shapes"], [(1, 1, 152064)] * 2)
+        # num_logits_to_keep = k: the last k rows of the full logits (all 30 when k > 30), from a
+        # PyTorch run that cuts its hidden states the same way; the KV cache is the same in every case.
+        for k, kept in got["kept"].items():
+            with torch.no_grad(), float16_cpu_kernels():
+                expected, _ = model.decode(embeds, torch.ones(1, 30, dtype=torch.long), torch.arange(30)[None],
+                                           model.empty_kv_cache(1), num_logits_to_keep=k)
+            self.assertEqual(kept.shape, (min(k, 30), 152064), k)
+            np.testing.assert_allclose(kept, as32(expected[0]), rtol=0, atol=tol["logits"])
+            np.testing.assert_allclose(kept, as32(prefill[-min(k, 30):]), rtol=0, atol=tol["logits"])
+        self.assertEqual(got["present_shapes"], [(1, 2, 30, 4), (1, 2, 31, 4), (1, 2, 32, 4)] + [(1, 2, 30, 4)] * 3)
         self.assertEqual([int(got["prefill"][-1].argmax())] + [int(s.argmax()) for s in got["steps"]], tokens)
         return {k: float(np.abs(got[k].astype(np.float32) - as32(v)).max())
                 for k, v in (("features", features), ("prefill", prefill), ("steps", steps))}
@@ -606,7 +661,7 @@ class Parity(ExportFixture):
         out = ort_node.run_graphs([ort_node.Run(
             self.fp32 / "onnx" / "decoder_model_merged.onnx",
             {"inputs_embeds": embeds.numpy(), "attention_mask": mask.numpy(), "position_ids": positions.numpy(),
-             **{n: empty for n in kv["inputs"]}}, ["logits"])])
+             "num_logits_to_keep": keep(0), **{n: empty for n in kv["inputs"]}}, ["logits"])])
         np.testing.assert_allclose(out[0]["logits"], expected.numpy(), rtol=0, atol=1e-4)
 
 

@@ -48,6 +48,24 @@ class KVCache(unittest.TestCase):
         stopped = greedy_generate(model, ids, images, masks, idx, max_new_tokens=6, stop_token_ids=[result.tokens[1]])
         self.assertEqual(stopped.tokens, result.tokens[:2])
 
+    def test_num_logits_to_keep_gives_the_last_k_positions(self):
+        # Hugging Face's logits_to_keep: 0 = all positions, k = the last k (all when k exceeds them);
+        # int and int64 scalar tensor alike (the exporter traces it with a tensor).
+        config = support.small_config()
+        model = support.random_model(config, seed=2)
+        embeds = torch.randn(1, 9, config.hidden_size, generator=torch.Generator().manual_seed(2))
+        with torch.no_grad():
+            run = lambda **kw: model.decode(embeds, torch.ones(1, 9, dtype=torch.long),  # noqa: E731
+                                            torch.arange(9)[None], model.empty_kv_cache(1), **kw)
+            full, full_cache = run()
+            for k, rows in ((0, 9), (1, 1), (3, 3), (9, 9), (20, 9)):
+                for value in (k, torch.tensor(k)):
+                    logits, cache = run(num_logits_to_keep=value)
+                    self.assertEqual(logits.shape, (1, rows, config.n_embeddings))
+                    torch.testing.assert_close(logits, full[:, 9 - rows:], rtol=0, atol=1e-6)
+                    torch.testing.assert_close(cache, full_cache, rtol=0, atol=0)
+            torch.testing.assert_close(run(last_logits_only=True)[0], run(num_logits_to_keep=1)[0], rtol=0, atol=0)
+
 
 class ImageFeatures(unittest.TestCase):
     def setUp(self):
