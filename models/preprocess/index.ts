@@ -5,11 +5,12 @@
  */
 import type { RgbImage } from "../image/types";
 import { MOLMO_7B_D_PREPROCESSOR, validatePreprocessorConfig, type MolmoPreprocessorConfig } from "./config";
-import { paddedCanvas, uninitialisedFloat32, writeCropPatches, writePatchContentFractions, type CropGeometry } from "./crops";
+import { uninitialisedFloat32, writePatchContentFractions, type CropGeometry } from "./crops";
 import { PreprocessError } from "./errors";
 import { letterbox, type Letterbox } from "./letterbox";
 import { Normaliser } from "./normalise";
-import { resizeNormalisedInto } from "./resize";
+import { writeCrops } from "./patchify";
+import { resizeImage } from "./resize";
 import { selectTiling } from "./tiling";
 import { buildImageInputIdx, buildImageTokens } from "./tokens";
 import { QWEN2_IMAGE_TOKENS, type ContentPlacement, type ImageSpecialTokens, type PreprocessedImage } from "./types";
@@ -63,32 +64,30 @@ export async function preprocessImage(
   const globalBox = letterbox(image.height, image.width, cropSize, cropSize);
 
   const normaliser = new Normaliser(cfg.imageMean, cfg.imageStd, cfg.padValue);
-  const highResCanvas = paddedCanvas(highResBox, normaliser.pad);
-  const globalCanvas = paddedCanvas(globalBox, normaliser.pad);
-  // Both resizes start before either is awaited, so sharp runs them on two threads.
-  await Promise.all([
-    resizeNormalisedInto(image, highResBox.contentHeight, highResBox.contentWidth, cfg.resizeBackend, normaliser, highResCanvas.content),
-    resizeNormalisedInto(image, globalBox.contentHeight, globalBox.contentWidth, cfg.resizeBackend, normaliser, globalCanvas.content),
-  ]);
-
   const geometry: CropGeometry = { cropSize, patchSize };
   const patchesPerCrop = (cropSize / patchSize) ** 2;
   const pixelsPerPatch = patchSize * patchSize * 3;
   const cropValues = patchesPerCrop * pixelsPerPatch;
   const nCrops = 1 + tiling.rows * tiling.cols;
   const crops = uninitialisedFloat32(nCrops * cropValues); // every value is written below
-  const imageMasks = new Float32Array(nCrops * patchesPerCrop).fill(-1);
 
-  writeCropPatches(crops, 0, globalCanvas.canvas, globalBox.canvasWidth, 0, 0, geometry);
-  for (let i = 0; i < tiling.rows; i++) {
-    for (let j = 0; j < tiling.cols; j++) {
-      const k = i * tiling.cols + j;
-      const y0 = i * windowPixels;
-      const x0 = j * windowPixels;
-      writeCropPatches(crops, (k + 1) * cropValues, highResCanvas.canvas, highResBox.canvasWidth, y0, x0, geometry);
-      // Reference layout: high-res crop k's mask goes in row k (not k + 1); the last row stays -1.
-      writePatchContentFractions(imageMasks, k * patchesPerCrop, highResBox, y0, x0, geometry);
-    }
+  // Both resizes start before either is awaited, so sharp runs them on two threads, and each view's
+  // crops are written as soon as its own resize is done, while the other one may still be running.
+  await Promise.all([
+    resizeImage(image, globalBox.contentHeight, globalBox.contentWidth, cfg.resizeBackend).then((resized) =>
+      writeCrops(crops, resized, { box: globalBox, rows: 1, cols: 1, stride: cropSize, offset: 0 }, geometry, normaliser),
+    ),
+    resizeImage(image, highResBox.contentHeight, highResBox.contentWidth, cfg.resizeBackend).then((resized) =>
+      writeCrops(crops, resized, { box: highResBox, rows: tiling.rows, cols: tiling.cols, stride: windowPixels, offset: cropValues }, geometry, normaliser),
+    ),
+  ]);
+
+  const imageMasks = new Float32Array(nCrops * patchesPerCrop).fill(-1);
+  for (let k = 0; k < tiling.rows * tiling.cols; k++) {
+    // Reference layout: high-res crop k's mask goes in row k (not k + 1); the last row stays -1.
+    const y0 = Math.floor(k / tiling.cols) * windowPixels;
+    const x0 = (k % tiling.cols) * windowPixels;
+    writePatchContentFractions(imageMasks, k * patchesPerCrop, highResBox, y0, x0, geometry);
   }
 
   const imageTokens = buildImageTokens(tiling, cfg, tokens);

@@ -20,8 +20,11 @@ export interface PixelTarget {
 export class Normaliser {
   private readonly mean: Float32Array;
   private readonly std: Float32Array;
-  /** Normalised value of every byte per channel, the byte read as float32(byte / 255). */
-  private readonly byteTables: readonly [Float32Array, Float32Array, Float32Array];
+  /**
+   * Normalised value of every byte per channel (index = byte), the byte read as float32(byte / 255):
+   * normalising 8-bit pixels is then one lookup per value.
+   */
+  readonly byteTables: readonly [Float32Array, Float32Array, Float32Array];
   /** The normalised padding pixel (padding happens before normalisation in the reference). */
   readonly pad: Float32Array;
 
