@@ -12,7 +12,7 @@
  * MOLMO_REFERENCE_REPO. Without it only the TypeScript figures are printed.
  */
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, existsSync } from "node:fs";
+import { mkdtempSync, existsSync, rmSync } from "node:fs";
 import { tmpdir, cpus } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -120,6 +120,7 @@ async function main(): Promise<void> {
       console.log(`  speed-up               ${(ref.median / ts.median).toFixed(2)}x`);
     }
   }
+  rmSync(dir, { recursive: true, force: true });
 }
 
 main().catch((error: unknown) => {
