@@ -86,6 +86,9 @@ function timeReference(molmoRepo: string, path: string, runs: number): Stats {
   const out = execFileSync(python3(), [script, "--molmo-repo", molmoRepo, "--runs", String(runs), path], {
     encoding: "utf8",
     stdio: ["ignore", "pipe", "inherit"],
+    // Debian's torch runs one thread unless OpenMP is told otherwise; give the reference the same
+    // cores that libvips uses on the TypeScript side, so the ratio compares implementations.
+    env: { ...process.env, OMP_NUM_THREADS: process.env["OMP_NUM_THREADS"] ?? String(cpus().length) },
   });
   const samples = JSON.parse(out.trim().split("\n").pop()!) as number[];
   return stats(samples);
