@@ -1,3 +1,5 @@
+import { parseArgs, type ParseArgsConfig } from "node:util";
+
 /** A mistake in how a command was called (exit code 2), as opposed to a failure while running it. */
 export class CliUsageError extends Error {
   constructor(message: string) {
@@ -21,4 +23,18 @@ export function parseSize(value: string, option: string): { width: number; heigh
     throw new CliUsageError(`${option} expects WIDTHxHEIGHT in pixels (e.g. 1920x1080), got '${value}'`);
   }
   return { width: Number(match[1]), height: Number(match[2]) };
+}
+
+type OptionSpecs = NonNullable<ParseArgsConfig["options"]>;
+
+/**
+ * `util.parseArgs` for a subcommand (positionals allowed, unknown options refused), turning its
+ * errors into usage errors so they exit with code 2 and name the bad option.
+ */
+export function parseCommandArgs<const T extends OptionSpecs>(args: string[], options: T) {
+  try {
+    return parseArgs({ args, options, allowPositionals: true });
+  } catch (error) {
+    throw new CliUsageError(error instanceof Error ? error.message : String(error));
+  }
 }

@@ -6,7 +6,6 @@
  */
 import { writeFile } from "node:fs/promises";
 import { resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { loadImage } from "../../../models/image/load";
 import { MolmoEngine, type AskRequest, type AskResult } from "../../../models/engine/molmo-engine";
 import { isCancellation } from "../../../models/engine/errors";
@@ -14,7 +13,7 @@ import { parseEpName } from "../../../models/engine/execution-provider";
 import type { Logger } from "../../../models/engine/logger";
 import { annotatePng } from "../../../models/points/annotate";
 import type { MolmoTask } from "../../../models/prompt";
-import { CliUsageError, parsePositiveInt } from "../usage";
+import { CliUsageError, parseCommandArgs, parsePositiveInt } from "../usage";
 
 /** Exit code of an answer cancelled with Ctrl-C, as shells report SIGINT. */
 const CANCELLED_EXIT_CODE = 130;
@@ -37,7 +36,7 @@ const ASK_USAGE = `molmo ask <image> "<question>" --model <bundle> [options]
   --verbose               log the provider choice and timings to stderr`;
 
 export async function runAsk(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgsOrUsage(args);
+  const { values, positionals } = parseCommandArgs(args, OPTIONS);
   if (values.help === true) {
     process.stdout.write(`Usage: ${ASK_USAGE}\n`);
     return 0;
@@ -225,29 +224,19 @@ function parseWhole(value: string, option: string): number {
   return Number(value);
 }
 
-function parseArgsOrUsage(args: string[]) {
-  try {
-    return parseArgs({
-      args,
-      allowPositionals: true,
-      options: {
-        model: { type: "string", short: "m" },
-        task: { type: "string", short: "t" },
-        ep: { type: "string" },
-        "max-new-tokens": { type: "string" },
-        temperature: { type: "string" },
-        "top-k": { type: "string" },
-        "top-p": { type: "string" },
-        seed: { type: "string" },
-        "answer-prefix": { type: "string" },
-        tokenizer: { type: "string" },
-        annotate: { type: "string" },
-        json: { type: "boolean" },
-        verbose: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
-  } catch (error) {
-    throw new CliUsageError(error instanceof Error ? error.message : String(error));
-  }
-}
+const OPTIONS = {
+    model: { type: "string", short: "m" },
+    task: { type: "string", short: "t" },
+    ep: { type: "string" },
+    "max-new-tokens": { type: "string" },
+    temperature: { type: "string" },
+    "top-k": { type: "string" },
+    "top-p": { type: "string" },
+    seed: { type: "string" },
+    "answer-prefix": { type: "string" },
+    tokenizer: { type: "string" },
+    annotate: { type: "string" },
+    json: { type: "boolean" },
+    verbose: { type: "boolean" },
+    help: { type: "boolean", short: "h" },
+  } as const;

@@ -1,16 +1,9 @@
 /** `molmo points "<text>" --size WxH`: parse a Molmo answer's point tags and print them as JSON. */
-import { parseArgs } from "node:util";
 import { parsePoints } from "../../../models/points/parse";
-import { CliUsageError, parseSize } from "../usage";
+import { CliUsageError, parseCommandArgs, parseSize } from "../usage";
 
 export function runPoints(args: string[]): Promise<void> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args, allowPositionals: true, options: { size: { type: "string", short: "s" } } });
-  } catch (error) {
-    throw new CliUsageError(error instanceof Error ? error.message : String(error));
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseCommandArgs(args, { size: { type: "string", short: "s" } });
   if (positionals.length !== 1) {
     throw new CliUsageError('expects the answer text as one argument (quote it): molmo points "<text>" --size WxH');
   }

@@ -5,15 +5,14 @@
  */
 import { mkdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { loadImage } from "../../../models/image/load";
 import { preprocessImage } from "../../../models/preprocess";
 import { loadPreprocessingSettings } from "../../../models/bundle/preprocessing-settings";
 import { encodeNpy } from "../../../models/io/npy";
-import { CliUsageError, parsePositiveInt } from "../usage";
+import { CliUsageError, parseCommandArgs, parsePositiveInt } from "../usage";
 
 export async function runPreprocess(args: string[]): Promise<void> {
-  const { values, positionals } = parseArgsOrUsage(args);
+  const { values, positionals } = parseCommandArgs(args, OPTIONS);
   if (positionals.length !== 1) {
     throw new CliUsageError("expects exactly one image path (molmo preprocess <image> --out <dir>)");
   }
@@ -71,19 +70,9 @@ export async function runPreprocess(args: string[]): Promise<void> {
   );
 }
 
-function parseArgsOrUsage(args: string[]) {
-  try {
-    return parseArgs({
-      args,
-      allowPositionals: true,
-      options: {
-        out: { type: "string", short: "o" },
-        "max-crops": { type: "string" },
-        "max-pixels": { type: "string" },
-        model: { type: "string", short: "m" },
-      },
-    });
-  } catch (error) {
-    throw new CliUsageError(error instanceof Error ? error.message : String(error));
-  }
-}
+const OPTIONS = {
+    out: { type: "string", short: "o" },
+    "max-crops": { type: "string" },
+    "max-pixels": { type: "string" },
+    model: { type: "string", short: "m" },
+  } as const;
