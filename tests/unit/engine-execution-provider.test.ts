@@ -8,7 +8,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { createTensor, nativeLibrariesPresent, openOrtSession, webGpuProbeModel } from "../../models/engine/backend";
-import { EngineError } from "../../models/engine/errors";
 import {
   autoCandidates,
   EP_NAMES,
@@ -22,6 +21,7 @@ import { createSession } from "../../models/engine/session";
 import { probeWebGpu, probeWebGpuInChildProcess } from "../../models/engine/webgpu-probe";
 import { addModel, buildOnnxModel, writeOnnxModel } from "../helpers/onnx-builders";
 import { recordingLogger } from "../helpers/recording-logger";
+import { assertEngineError } from "../helpers/engine-error";
 
 /** A machine described by hand: `unavailable` maps providers to the reason they cannot run. */
 function fakeEnvironment(platform: NodeJS.Platform, unavailable: Partial<Record<ConcreteEp, string>>): EpEnvironment & { asked: ConcreteEp[] } {
@@ -37,16 +37,6 @@ function fakeEnvironment(platform: NodeJS.Platform, unavailable: Partial<Record<
   };
 }
 
-function assertEngineError(code: string, pattern?: RegExp): (error: unknown) => boolean {
-  return (error: unknown) => {
-    assert.ok(error instanceof EngineError, `expected an EngineError, got ${String(error)}`);
-    assert.equal(error.code, code, error.message);
-    if (pattern !== undefined) {
-      assert.match(error.message, pattern);
-    }
-    return true;
-  };
-}
 
 void describe("execution-provider names", () => {
   void test("every documented name parses, anything else is unknown_ep listing the valid ones", () => {

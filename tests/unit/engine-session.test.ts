@@ -13,19 +13,10 @@ import { EngineError } from "../../models/engine/errors";
 import { createSession, EngineSession } from "../../models/engine/session";
 import { addModel, externalWeightModel, toyKvModel, writeOnnxModel } from "../helpers/onnx-builders";
 import { recordingLogger } from "../helpers/recording-logger";
+import { assertEngineError } from "../helpers/engine-error";
 
 const f32 = (values: number[], dims = [values.length]): OrtTensor => createTensor("float32", Float32Array.from(values), dims);
 
-function assertEngineError(code: string, pattern?: RegExp): (error: unknown) => boolean {
-  return (error: unknown) => {
-    assert.ok(error instanceof EngineError, `expected an EngineError, got ${String(error)}`);
-    assert.equal(error.code, code, error.message);
-    if (pattern !== undefined) {
-      assert.match(error.message, pattern);
-    }
-    return true;
-  };
-}
 
 let dir: string;
 before(() => {
