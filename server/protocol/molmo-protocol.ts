@@ -182,3 +182,35 @@ export const MolmoMethods = {
 export interface MolmoErrorData {
   readonly code: string;
 }
+
+/**
+ * The `molmo` settings section. The VS Code extension declares these in package.json and sends them as
+ * `initializationOptions` and on `workspace/didChangeConfiguration`; the server also asks for them with
+ * `workspace/configuration` (section `molmo`) when the client supports it. Other LSP clients send the same object.
+ */
+export interface MolmoSettings {
+  readonly model?: {
+    /** The exported model bundle folder. */
+    readonly path?: string;
+  };
+  /** `auto` (default), `cpu`, `webgpu`, `cuda`, `dml`, `coreml`. */
+  readonly executionProvider?: string;
+  /** Most high-resolution crops per image (default: the bundle's preprocessor_config, 12 for the released models). */
+  readonly maxCrops?: number;
+  readonly hover?: {
+    /** Describe images on hover (default true). */
+    readonly enabled?: boolean;
+    /** How long a hover waits for the answer before saying it is still looking (default 1500 ms). */
+    readonly budgetMs?: number;
+  };
+  readonly diagnostics?: {
+    /** Information diagnostics on images without alt text (default false). */
+    readonly missingAltText?: boolean;
+  };
+  readonly images?: {
+    /** Read images outside the workspace folders (default false). */
+    readonly allowOutsideWorkspace?: boolean;
+    /** Fetch `http(s)` images (default false). */
+    readonly allowRemote?: boolean;
+  };
+}
