@@ -495,7 +495,10 @@ function checkRequest(request: HostAskRequest): MolmoTaskName {
     throw new HostError("bad_request", `timeoutMs must be a number of milliseconds in (0, ${HOST_LIMITS.maxTimeoutMs}], got ${String(request.timeoutMs)}.`);
   }
   const options = request.options ?? {};
-  const { maxNewTokens, temperature, topK, topP, seed } = options;
+  const { maxNewTokens, temperature, topK, topP, seed, answerPrefix } = options;
+  if (answerPrefix !== undefined && (typeof answerPrefix !== "string" || answerPrefix.length > HOST_LIMITS.maxQuestionChars)) {
+    throw new HostError("bad_request", `answerPrefix must be a string of at most ${HOST_LIMITS.maxQuestionChars} characters.`);
+  }
   if (maxNewTokens !== undefined && !(Number.isInteger(maxNewTokens) && maxNewTokens >= 1 && maxNewTokens <= HOST_LIMITS.maxNewTokens)) {
     throw new HostError("bad_request", `maxNewTokens must be a whole number from 1 to ${HOST_LIMITS.maxNewTokens}, got ${String(maxNewTokens)}.`);
   }
@@ -536,6 +539,7 @@ function generationFields(options: MolmoGenerationOptions | undefined): Partial<
     ...(options.topK !== undefined ? { topK: options.topK } : {}),
     ...(options.topP !== undefined ? { topP: options.topP } : {}),
     ...(options.seed !== undefined ? { seed: options.seed } : {}),
+    ...(options.answerPrefix !== undefined && options.answerPrefix !== "" ? { answerPrefix: options.answerPrefix } : {}),
   };
 }
 

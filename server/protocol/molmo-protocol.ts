@@ -23,6 +23,12 @@ export interface MolmoGenerationOptions {
   readonly topP?: number;
   /** Seed for sampling, so an answer can be reproduced. */
   readonly seed?: number;
+  /**
+   * Text the answer is forced to begin with (the engine's `answerPrefix`): generation continues after it, and
+   * the prefix is part of the answer's text and points. Steers the format of an answer (e.g. start with a
+   * `<point` tag); the extension's tests use it to get points from the random-weight fixture model.
+   */
+  readonly answerPrefix?: string;
 }
 
 /** `molmo/ask`: one question about one image. */

@@ -93,7 +93,9 @@ void describe("EngineHost", () => {
     assert.ok(states.includes("loading") && states.includes("busy"), `states seen: ${states.join(", ")}`);
     assert.equal(host.status().state, "ready");
 
-    const second = await host.ask({ image: IMAGE, question: "What is this?", options: SHORT });
+    const second = await host.ask({ image: IMAGE, question: "What is this?", options: { ...SHORT, answerPrefix: '<point x="25.0" y="50.0" alt="left">left</point>' } });
+    assert.ok(second.text.startsWith(' <point x="25.0"'), "the answer begins with the forced prefix (after the space answers start with)");
+    assert.deepEqual(second.points[0], { index: 1, x: 0.25 * second.image.width, y: 0.5 * second.image.height, xPercent: 25, yPercent: 50, label: "left", alt: "left" });
     assert.equal(second.cache, "hit");
     assert.equal(second.timings.modelLoadMs, 0);
     assert.equal(second.timings.visionMs, 0);
