@@ -40,8 +40,11 @@ export class WebviewHtmlError extends Error {
 // A nonce is spliced into the CSP and an attribute, so only base64/base64url characters are allowed, and
 // it must be long enough not to be guessed.
 const NONCE = /^[A-Za-z0-9+/_-]{16,}={0,2}$/;
-// A CSP source list is space-separated sources; quotes, semicolons and commas would end or change it.
-const CSP_SOURCE = /^[^\s;,'"]+(\s+[^\s;,'"]+)*$/;
+// A CSP source list is space-separated sources: host sources, or the keyword 'self' (VS Code on the web gives
+// "'self' https://*.vscode-cdn.net"). Other keywords ('unsafe-inline', ...) would weaken the policy, and other
+// quotes, semicolons and commas would end or change it.
+const CSP_ONE_SOURCE = String.raw`(?:'self'|[^\s;,'"]+)`;
+const CSP_SOURCE = new RegExp(`^${CSP_ONE_SOURCE}(\\s+${CSP_ONE_SOURCE})*$`);
 
 function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);

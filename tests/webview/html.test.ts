@@ -37,12 +37,20 @@ void describe("renderWebviewHtml", () => {
     assert.ok(html.includes("<title>&#60;img src=x onerror=alert(1)&#62;</title>"));
   });
 
+  void test("takes the source list VS Code on the web gives ('self' and a host)", () => {
+    const html = renderWebviewHtml({ ...OPTIONS, cspSource: "'self' https://*.vscode-cdn.net" });
+    assert.ok(csp(html).includes("img-src 'self' https://*.vscode-cdn.net data: blob:"));
+  });
+
   void test("refuses a weak nonce, a CSP-breaking source and relative URIs", () => {
     const cases: [Partial<typeof OPTIONS>, string][] = [
       [{ nonce: "abc" }, "bad_nonce"],
       [{ nonce: "abcdefghijklmnop' 'unsafe-inline" }, "bad_nonce"],
       [{ cspSource: "https://x; script-src *" }, "bad_csp_source"],
       [{ cspSource: "" }, "bad_csp_source"],
+      [{ cspSource: "'unsafe-inline' https://x" }, "bad_csp_source"],
+      [{ cspSource: "'self" }, "bad_csp_source"],
+      [{ cspSource: "'self' 'nonce-x\"" }, "bad_csp_source"],
       [{ scriptUri: "main.js" }, "bad_uri"],
       [{ styleUri: "javascript:alert(1)" }, "bad_uri"],
     ];
