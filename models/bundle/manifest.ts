@@ -85,6 +85,25 @@ export interface ManifestKvCache {
   readonly inputShape: readonly (number | string)[];
 }
 
+/** How the decoder graph is written (`molmo export --decoder-ops`): both kinds take the same feeds. */
+export const DECODER_OPS = ["plain", "fused"] as const;
+export type DecoderOps = (typeof DECODER_OPS)[number];
+
+/** The `decoder` section: absent in bundles exported before it existed, which are all "plain". */
+export interface ManifestDecoder {
+  /**
+   * "plain": traced by torch.onnx.export, standard ONNX operators. "fused": onnxruntime's contrib operators
+   * (GroupQueryAttention with its rotary embedding, SkipSimplifiedLayerNormalization), which its GPU
+   * providers are tuned for.
+   */
+  readonly ops: DecoderOps;
+  /**
+   * Where the rotary positions come from: `position_ids`, or `attention_mask` (the fused graph places new
+   * tokens right after the cached ones; the same thing for the unpadded batch-of-one runs the engine makes).
+   */
+  readonly positions: "position_ids" | "attention_mask";
+}
+
 /** A recorded file: its size (checked on load) and digest. */
 export interface ManifestFile {
   readonly bytes: number;
@@ -108,6 +127,7 @@ export interface MolmoOnnxManifest {
     readonly decoder: GraphManifest;
   };
   readonly kvCache: ManifestKvCache;
+  readonly decoder: ManifestDecoder;
   readonly files: Readonly<Record<string, ManifestFile>>;
 }
 
@@ -216,6 +236,7 @@ export function parseManifest(configJson: unknown, source: string): MolmoOnnxMan
     tokenizerPresent: readTokenizerPresent(reader, section),
     graphs,
     kvCache,
+    decoder: readDecoder(reader, section),
     files: readFiles(reader, section),
   };
   checkConsistency(manifest, source);
@@ -245,6 +266,25 @@ function readSpecialTokens(reader: FieldReader, section: Json): ManifestSpecialT
   const tokens = reader.object(section, "special_tokens", "molmo_onnx");
   const id = (key: string) => reader.integer(tokens, key, "molmo_onnx.special_tokens");
   return { imStart: id("im_start"), imEnd: id("im_end"), imPatch: id("im_patch"), imCol: id("im_col"), bos: id("bos"), eos: id("eos") };
+}
+
+function readDecoder(reader: FieldReader, section: Json): ManifestDecoder {
+  if (section.decoder === undefined || section.decoder === null) {
+    return { ops: "plain", positions: "position_ids" };
+  }
+  const decoder = reader.object(section, "decoder", "molmo_onnx");
+  const ops = reader.string(decoder, "ops", "molmo_onnx.decoder");
+  if (!(DECODER_OPS as readonly string[]).includes(ops)) {
+    throw new BundleError(
+      "unsupported",
+      `${reader.source}: molmo_onnx.decoder.ops "${ops}" is not a decoder this engine runs (${DECODER_OPS.join(", ")}); update molmo-vscode or re-export with --decoder-ops plain.`,
+    );
+  }
+  const positions = decoder.positions === undefined ? (ops === "fused" ? "attention_mask" : "position_ids") : reader.string(decoder, "positions", "molmo_onnx.decoder");
+  if (positions !== "position_ids" && positions !== "attention_mask") {
+    reader.fail(`molmo_onnx.decoder.positions must be "position_ids" or "attention_mask", got "${positions}"`);
+  }
+  return { ops: ops as DecoderOps, positions };
 }
 
 function readTokenizerPresent(reader: FieldReader, section: Json): boolean {

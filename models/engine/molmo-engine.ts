@@ -33,7 +33,7 @@ import { loadBundle, type MolmoBundle } from "../bundle/bundle";
 import { BundleError } from "../bundle/errors";
 import type { GraphManifest } from "../bundle/manifest";
 import type { MolmoTokenizer } from "../tokenizer/molmo-tokenizer";
-import { createTensor, readTensorData } from "./backend";
+import { createTensor, readTensorData, type OrtLogSeverity } from "./backend";
 import { cancelledError, EngineError } from "./errors";
 import { machineEpEnvironment, planExecutionProviders, type ConcreteEp, type EpEnvironment } from "./execution-provider";
 import { DEFAULT_FEATURE_CACHE_BYTES, FeatureCache, featureCacheKey, hashImageContent, type FeatureCacheStats } from "./feature-cache";
@@ -55,6 +55,11 @@ export interface MolmoEngineOptions {
   readonly tokenizerPath?: string;
   /** onnxruntime's threads per session; its default (all cores) when omitted. */
   readonly intraOpNumThreads?: number;
+  /**
+   * onnxruntime's own stderr logging for the sessions (fatal only by default); 2 (warning) shows, e.g., which
+   * nodes a GPU provider left to the CPU. Diagnostics and benchmarks only.
+   */
+  readonly ortLogSeverity?: OrtLogSeverity;
   /** The machine's execution providers; tests pass a fake one. */
   readonly environment?: EpEnvironment;
 }
@@ -209,23 +214,28 @@ export class MolmoEngine {
       ep: plan,
       logger,
       ...(options.intraOpNumThreads !== undefined ? { intraOpNumThreads: options.intraOpNumThreads } : {}),
+      ...(options.ortLogSeverity !== undefined ? { ortLogSeverity: options.ortLogSeverity } : {}),
     };
     const { graphs } = bundle.manifest;
     const opened: EngineSession[] = [];
     try {
-      const open = async (path: string, graph: GraphManifest, label: string, deviceOutputs?: readonly string[]) => {
-        const session = await createSession(path, { ...common, label, ...(deviceOutputs !== undefined ? { deviceOutputs } : {}) });
+      const open = async (path: string, graph: GraphManifest, label: string, deviceOutputs?: readonly string[], ep?: string) => {
+        const session = await createSession(path, { ...common, ...(ep !== undefined ? { ep } : {}), label, ...(deviceOutputs !== undefined ? { deviceOutputs } : {}) });
         opened.push(session);
         checkSessionIo(session, graph);
         return session;
       };
       // The decoder first: it is the largest, and where a GPU provider matters most.
       const decoder = await open(bundle.graphPaths.decoder, graphs.decoder, "decoder", bundle.manifest.kvCache.outputs);
-      const embedTokens = await open(bundle.graphPaths.embedTokens, graphs.embedTokens, "embed_tokens");
+      // The embedding is a lookup of a few rows of a large table. On WebGPU every run that returns to the host
+      // waits for the GPU queue: measured on an H200 (bench:engine-gpu), embedding one decode token took 3.6 ms
+      // there against 0.05 ms on the CPU (the 1214-token prompt: 12 ms either way), and the table (1.09 GB for
+      // Molmo-7B-D in fp16) would take GPU memory. So with the decoder on WebGPU the embedding runs on the CPU.
+      const embedTokens = await open(bundle.graphPaths.embedTokens, graphs.embedTokens, "embed_tokens", undefined, decoder.ep === "webgpu" ? "cpu" : undefined);
       const visionEncoder = await open(bundle.graphPaths.visionEncoder, graphs.visionEncoder, "vision_encoder");
       const loadMs = performance.now() - started;
       logger.info(
-        `Loaded ${bundleDir} (${bundle.manifest.variant}, ${bundle.manifest.dtype}, ${(bundle.modelBytes / 1e6).toFixed(1)} MB) on ${decoder.ep} in ${Math.round(loadMs)} ms.`,
+        `Loaded ${bundleDir} (${bundle.manifest.variant}, ${bundle.manifest.dtype}, ${bundle.manifest.decoder.ops} decoder, ${(bundle.modelBytes / 1e6).toFixed(1)} MB) on ${decoder.ep} in ${Math.round(loadMs)} ms.`,
       );
       return new MolmoEngine(bundle, { visionEncoder, embedTokens, decoder }, {
         logger,

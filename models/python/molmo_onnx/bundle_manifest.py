@@ -11,6 +11,7 @@ The bundle's config.json is the checkpoint's own config.json with one section ad
       "tokenizer": {...},               # which tokenizer files the bundle holds, or who supplies them
       "graphs": {name: {"file", "external_data", "inputs", "outputs"}},
       "kv_cache": {...},                # which decoder inputs/outputs are the cache, and their layout
+      "decoder": {...},                 # how the decoder graph is written: "plain" or "fused" operators
       "files": {path: {"bytes", "sha256"}}
     }
 
@@ -155,6 +156,27 @@ def kv_cache_entry(config: MolmoConfig, dtype: str) -> Dict[str, Any]:
         # Keys are cached after RoPE and before the GQA head repetition, as the reference does.
         "keys_after_rope": True,
     }
+
+
+def decoder_entry(ops: str) -> Dict[str, Any]:
+    """How the decoder graph is written (export --decoder-ops); absent in bundles made before the option,
+    which are all "plain". Both kinds take the same feeds and give the same outputs."""
+    if ops == "plain":
+        return {"ops": "plain", "positions": "position_ids",
+                "padding": "any: attention_mask may hold zeros anywhere"}
+    if ops == "fused":
+        return {
+            "ops": "fused",
+            "operators": ["com.microsoft.GroupQueryAttention (packed qkv, do_rotary, rotate-half)",
+                          "com.microsoft.SkipSimplifiedLayerNormalization", "SimplifiedLayerNormalization"],
+            # GroupQueryAttention places the new tokens right after the cached ones, at
+            # sum(attention_mask) - sequence_length + i; position_ids is accepted and not read.
+            "positions": "attention_mask",
+            "padding": "right only (no zeros before the last one in attention_mask)",
+            "requires": "onnxruntime with contrib operators (onnxruntime-node: CPU, WebGPU); the CPU kernel "
+                        "needs head_dim % 16 == 0",
+        }
+    raise ValueError(f"unknown decoder ops {ops!r}")
 
 
 def file_entries(bundle_dir: Path) -> Dict[str, Dict[str, Any]]:

@@ -2,7 +2,7 @@
 
     python3 -m molmo_onnx.export <hf-checkpoint-dir> <bundle-dir> [--dtype fp32|fp16|q4|q8] [--opset 17]
         [--overwrite] [--external-data auto|always|never] [--tokenizer PATH] [--no-tokenizer-json]
-        [--weight-storage native|fp16-lossless] [--block-size 32]
+        [--weight-storage native|fp16-lossless] [--block-size 32] [--decoder-ops plain|fused]
 
 (run from models/python). The bundle (see shared/docs/architecture.md, "Model bundle"):
 
@@ -17,6 +17,16 @@
                                      decode; num_logits_to_keep: 0 = logits for every position, k = the
                                      last k, cut before the LM head)
     onnx/<graph>.onnx_data           the weights, for graphs over 1.8 GB (or with --external-data always)
+
+--decoder-ops picks how the decoder graph is written (same inputs, outputs and KV cache either way):
+    plain (default)  traced by torch.onnx.export: standard ONNX ops only, runs on every onnxruntime
+                     build and execution provider; attention_mask may hold padding anywhere.
+    fused            written with onnxruntime's contrib operators (fused_decoder.py:
+                     GroupQueryAttention with its rotary embedding, SkipSimplifiedLayerNormalization,
+                     SimplifiedLayerNormalization): what onnxruntime's GPU kernels (WebGPU, CUDA) are
+                     tuned for. Needs an onnxruntime with contrib ops (onnxruntime-node has them); the
+                     CPU kernel needs head_dim to be a multiple of 16 (Molmo-7B-D: 128); positions come
+                     from attention_mask (no left padding); Qwen2-style decoders (7B-D, 72B) only.
 
 q4 / q8: float32 graphs whose decoder MatMuls (attention and MLP projections, LM head) carry int4 /
 int8 block-quantised weights (com.microsoft.MatMulNBits, quantize.py); embeddings and the vision
@@ -50,6 +60,7 @@ from .config import MolmoConfig, load_config
 from .errors import MolmoError
 from .export_errors import ExportError
 from .external_data import EXTERNAL_DATA_MODES, place_weights
+from .fused_decoder import DECODER_OPS, ORT_OPS_IN_ONNX_DOMAIN, build_fused_decoder, check_supported, checkable_copy
 from .onnx_graphs import DECODER, GRAPH_KEYS, GraphSpec, export_graph, graph_specs
 from .quantize import DEFAULT_ACCURACY_LEVEL, quantize_file
 from .tiny_random import RELEASED_PREPROCESSOR_CONFIG
@@ -85,6 +96,8 @@ class ExportOptions:
     weight_storage: str = "native"
     # q4 / q8: weights per quantisation block along K (a power of two >= 16).
     block_size: int = 32
+    # "plain" (torch.onnx.export) or "fused" (onnxruntime contrib operators, fused_decoder.py).
+    decoder_ops: str = "plain"
 
 
 def normalise_dtype(dtype: str) -> str:
@@ -162,12 +175,20 @@ def _value_info_dims(value: onnx.ValueInfoProto) -> List[Any]:
 
 
 def check_graph(path: Path, spec: GraphSpec) -> None:
-    """onnx.checker on the saved file, then names, element types and (symbolic) shapes of its I/O."""
+    """onnx.checker on the saved file, then names, element types and (symbolic) shapes of its I/O.
+
+    A fused decoder is checked through a copy that moves onnxruntime's SimplifiedLayerNormalization out
+    of the ai.onnx domain (the checker has no schema for it there; see fused_decoder.checkable_copy)."""
+    graph = onnx.load(str(path), load_external_data=False).graph
+    ort_ops = any(n.op_type in ORT_OPS_IN_ONNX_DOMAIN and n.domain in ("", "ai.onnx") for n in graph.node)
+    checked = checkable_copy(path) if ort_ops else path
     try:
-        onnx.checker.check_model(str(path))
+        onnx.checker.check_model(str(checked))
     except onnx.checker.ValidationError as error:
         raise ExportError("check_failed", f"{path.name} fails onnx.checker: {error}") from error
-    graph = onnx.load(str(path), load_external_data=False).graph
+    finally:
+        if checked != path:
+            checked.unlink()
     for kind, found, wanted in (("inputs", graph.input, spec.inputs), ("outputs", graph.output, spec.outputs)):
         names = [v.name for v in found]
         if names != [t.name for t in wanted]:
@@ -236,6 +257,8 @@ def export_bundle(checkpoint_dir: "str | Path", bundle_dir: "str | Path",
                                         "(an fp16 bundle stores float16 already)")
     if dtype in QUANTIZED_BITS and (options.block_size < 16 or options.block_size & (options.block_size - 1)):
         raise ExportError("bad_option", f"--block-size must be a power of two >= 16, got {options.block_size}")
+    if options.decoder_ops not in DECODER_OPS:
+        raise ExportError("bad_option", f"decoder ops must be one of {', '.join(DECODER_OPS)}, got {options.decoder_ops!r}")
     if not isinstance(options.opset, int) or options.opset < MIN_OPSET:
         raise ExportError("bad_option", f"opset must be an integer >= {MIN_OPSET}, got {options.opset!r}")
     if (bundle_dir.exists() or bundle_dir.is_symlink()) and not options.overwrite:
@@ -245,6 +268,11 @@ def export_bundle(checkpoint_dir: "str | Path", bundle_dir: "str | Path",
 
     started = time.monotonic()
     config = load_config(checkpoint_dir)  # ConfigError: missing, malformed, MolmoE
+    if options.decoder_ops == "fused":
+        check_supported(config)  # before the long part
+        if config.head_dim % 16:
+            log.warning("warning: head_dim %d is not a multiple of 16: onnxruntime's CPU GroupQueryAttention kernel "
+                        "refuses it (GPU providers may not)", config.head_dim)
     hf_config = _read_json(checkpoint_dir / "config.json")
     preprocessor = preprocessor_config_for(checkpoint_dir, config)
     tokenizer_files = tokenizer_files_for(checkpoint_dir, options.tokenizer)
@@ -277,7 +305,10 @@ def export_bundle(checkpoint_dir: "str | Path", bundle_dir: "str | Path",
             path = onnx_dir / spec.file_name
             log.info("exporting %s", path.relative_to(staging))
             try:
-                export_graph(model, spec, path, options.opset)
+                if key == DECODER and options.decoder_ops == "fused":
+                    build_fused_decoder(model, spec, path, options.opset, options.external_data)
+                else:
+                    export_graph(model, spec, path, options.opset)
             except MolmoError:
                 raise
             except Exception as error:  # torch's own failures: say which graph, keep the cause
@@ -316,6 +347,7 @@ def export_bundle(checkpoint_dir: "str | Path", bundle_dir: "str | Path",
             "tokenizer": _tokenizer_entry(tokenizer_files, options.include_tokenizer_json),
             "graphs": graphs,
             "kv_cache": manifest.kv_cache_entry(config, io_dtype),
+            "decoder": manifest.decoder_entry(options.decoder_ops),
             "files": manifest.file_entries(staging),
         }
         manifest.write_config(staging, hf_config, section)
@@ -404,6 +436,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--weight-storage", default="native", choices=WEIGHT_STORAGES,
                         help="fp16-lossless: store float32 weights that fit float16 exactly as float16 (fp32 only)")
     parser.add_argument("--block-size", type=int, default=32, help="q4/q8: weights per quantisation block (32)")
+    parser.add_argument("--decoder-ops", default="plain", choices=DECODER_OPS,
+                        help="plain (default): torch.onnx.export, standard ops; fused: onnxruntime contrib ops "
+                             "(GroupQueryAttention, SkipSimplifiedLayerNormalization), faster on GPU providers")
     parser.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
     return parser
 
@@ -418,7 +453,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     options = ExportOptions(dtype=args.dtype, opset=args.opset, overwrite=args.overwrite,
                             external_data=args.external_data, tokenizer=args.tokenizer,
                             include_tokenizer_json=args.include_tokenizer_json, weight_storage=args.weight_storage,
-                            block_size=args.block_size)
+                            block_size=args.block_size, decoder_ops=args.decoder_ops)
     try:
         export_bundle(args.checkpoint, args.bundle, options)
     except MolmoError as error:

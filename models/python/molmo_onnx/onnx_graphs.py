@@ -217,7 +217,7 @@ def export_graph(model: Molmo, spec: GraphSpec, path: Path, opset: int) -> None:
         warnings.simplefilter("ignore", category=torch.jit.TracerWarning)
         warnings.filterwarnings("ignore", message=".*ONNX export mode is set to.*")
         warnings.filterwarnings("ignore", category=FutureWarning, module="torch.onnx")
-        warnings.filterwarnings("ignore", category=FutureWarning, message=".*g.op\(\).*")
+        warnings.filterwarnings("ignore", category=FutureWarning, message=r".*g.op\(\).*")
         warnings.filterwarnings("ignore", message=".*shape inference of prim::Constant.*")
         torch.onnx.export(
             module, inputs, str(path),
