@@ -22,6 +22,7 @@ import { createHash } from "node:crypto";
 import { loadImage, DEFAULT_MAX_INPUT_BYTES, type LoadedImage, type LoadImageOptions } from "../image/load";
 import { readImageSource, type ImageSource } from "../image/source";
 import { preprocessImage } from "../preprocess";
+import { validatePreprocessorConfig, type MolmoPreprocessorConfig } from "../preprocess/config";
 import { buildInputIds, buildPrompt, PromptError, type ChatTurn, type MolmoTask } from "../prompt";
 import { createPointStream } from "../points/stream";
 import type { ImageSize, ParsedPoint, ParsedPoints } from "../points/types";
@@ -92,6 +93,11 @@ export interface AskRequest extends GenerationOptions {
   readonly onPrefillLogits?: (logits: PrefillLogits) => void;
   /** Limits for decoding the image (pixel count, bytes, time). */
   readonly imageLimits?: LoadImageOptions;
+  /**
+   * Most high-resolution crops for this image instead of the bundle's `max_crops` (fewer: faster, less memory;
+   * more: finer detail). Part of the feature-cache key, so each setting caches its own features.
+   */
+  readonly maxCrops?: number;
 }
 
 /** Where the time of one question went, in milliseconds. */
@@ -272,7 +278,8 @@ export class MolmoEngine {
     const requested = resolveGenerationConfig({ ...request, stopTokenIds: request.stopTokenIds ?? [this.tokenizer.eosId] });
     const prompt = promptOf(request);
 
-    const image = await this.readImage(request.image, request.imageLimits);
+    const preprocessorConfig = this.preprocessorConfigFor(request.maxCrops);
+    const image = await this.readImage(request.image, request.imageLimits, preprocessorConfig);
     const imageLoadStarted = performance.now() - started;
     let entry = this.cache.get(image.key);
     const hit = entry !== undefined;
@@ -280,7 +287,7 @@ export class MolmoEngine {
     let preprocessMs = 0;
     let visionMs = 0;
     if (entry === undefined) {
-      const encoded = await this.encodeImage(image, signal);
+      const encoded = await this.encodeImage(image, preprocessorConfig, signal);
       entry = encoded.entry;
       imageLoadMs += encoded.decodeMs;
       preprocessMs = encoded.preprocessMs;
@@ -422,9 +429,22 @@ export class MolmoEngine {
     }
   }
 
+  /** The bundle's preprocessing, with a request's crop limit applied. */
+  private preprocessorConfigFor(maxCrops: number | undefined): MolmoPreprocessorConfig {
+    const config = this.bundle.preprocessorConfig;
+    if (maxCrops === undefined || maxCrops === config.maxCrops) {
+      return config;
+    }
+    try {
+      return validatePreprocessorConfig({ ...config, maxCrops });
+    } catch (error) {
+      throw new EngineError("invalid_option", `maxCrops: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    }
+  }
+
   /** Reads the image's bytes (or takes decoded pixels) and computes its cache key, without decoding yet. */
-  private async readImage(source: ImageSource | LoadedImage, limits: LoadImageOptions | undefined): Promise<ImageInput> {
-    const preprocessing = { config: this.bundle.preprocessorConfig, tokens: this.tokenizer.imageTokens };
+  private async readImage(source: ImageSource | LoadedImage, limits: LoadImageOptions | undefined, config: MolmoPreprocessorConfig): Promise<ImageInput> {
+    const preprocessing = { config, tokens: this.tokenizer.imageTokens };
     if (isLoadedImage(source)) {
       const hash = createHash("sha256").update(`rgb:${source.width}x${source.height}:`).update(source.data).digest("hex");
       return { key: featureCacheKey({ imageHash: hash, preprocessing, modelId: this.bundle.id }), decode: () => Promise.resolve(source) };
@@ -437,11 +457,15 @@ export class MolmoEngine {
   }
 
   /** Decodes, preprocesses and runs the vision encoder on all crops in one batch. */
-  private async encodeImage(image: ImageInput, signal: AbortSignal | undefined): Promise<{ entry: ImageEntry; decodeMs: number; preprocessMs: number; visionMs: number }> {
+  private async encodeImage(
+    image: ImageInput,
+    config: MolmoPreprocessorConfig,
+    signal: AbortSignal | undefined,
+  ): Promise<{ entry: ImageEntry; decodeMs: number; preprocessMs: number; visionMs: number }> {
     const decodeStarted = performance.now();
     const pixels = await image.decode();
     const preprocessStarted = performance.now();
-    const pre = await preprocessImage(pixels, this.bundle.preprocessorConfig, this.tokenizer.imageTokens);
+    const pre = await preprocessImage(pixels, config, this.tokenizer.imageTokens);
     const visionStarted = performance.now();
     const { visionEncoder } = this.sessions;
     const { vision, dims } = this.bundle.manifest;

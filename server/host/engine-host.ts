@@ -86,6 +86,7 @@ export const HOST_LIMITS = {
   maxNewTokens: 2048,
   maxQuestionChars: 8000,
   maxTimeoutMs: 60 * 60 * 1000,
+  maxCrops: 64,
 } as const;
 
 const DEFAULT_MAX_QUEUE = 16;
@@ -495,7 +496,10 @@ function checkRequest(request: HostAskRequest): MolmoTaskName {
     throw new HostError("bad_request", `timeoutMs must be a number of milliseconds in (0, ${HOST_LIMITS.maxTimeoutMs}], got ${String(request.timeoutMs)}.`);
   }
   const options = request.options ?? {};
-  const { maxNewTokens, temperature, topK, topP, seed, answerPrefix } = options;
+  const { maxNewTokens, temperature, topK, topP, seed, answerPrefix, maxCrops } = options;
+  if (maxCrops !== undefined && !(Number.isInteger(maxCrops) && maxCrops >= 1 && maxCrops <= HOST_LIMITS.maxCrops)) {
+    throw new HostError("bad_request", `maxCrops must be a whole number from 1 to ${HOST_LIMITS.maxCrops}, got ${String(maxCrops)}.`);
+  }
   if (answerPrefix !== undefined && (typeof answerPrefix !== "string" || answerPrefix.length > HOST_LIMITS.maxQuestionChars)) {
     throw new HostError("bad_request", `answerPrefix must be a string of at most ${HOST_LIMITS.maxQuestionChars} characters.`);
   }
@@ -540,6 +544,7 @@ function generationFields(options: MolmoGenerationOptions | undefined): Partial<
     ...(options.topP !== undefined ? { topP: options.topP } : {}),
     ...(options.seed !== undefined ? { seed: options.seed } : {}),
     ...(options.answerPrefix !== undefined && options.answerPrefix !== "" ? { answerPrefix: options.answerPrefix } : {}),
+    ...(options.maxCrops !== undefined ? { maxCrops: options.maxCrops } : {}),
   };
 }
 

@@ -29,6 +29,11 @@ export interface MolmoGenerationOptions {
    * `<point` tag); the extension's tests use it to get points from the random-weight fixture model.
    */
   readonly answerPrefix?: string;
+  /**
+   * Most high-resolution crops for the image (1–64; default: the `molmo.maxCrops` setting, else the bundle's
+   * own, 12 for the released models). Fewer is faster and lighter, more sees small details.
+   */
+  readonly maxCrops?: number;
 }
 
 /** `molmo/ask`: one question about one image. */

@@ -100,6 +100,12 @@ void describe("EngineHost", () => {
     assert.equal(second.timings.modelLoadMs, 0);
     assert.equal(second.timings.visionMs, 0);
     assert.deepEqual(host.status().featureCache?.hits, 1);
+
+    // Another crop limit is other preprocessing: the image is encoded again, under its own cache entry.
+    const oneCrop = await host.ask({ image: IMAGE, question: "What is this?", options: { ...SHORT, maxCrops: 1 } });
+    assert.equal(oneCrop.cache, "miss");
+    assert.ok(oneCrop.timings.visionMs > 0);
+    assert.equal((await host.ask({ image: IMAGE, question: "Again?", options: { ...SHORT, maxCrops: 1 } })).cache, "hit");
     await host.dispose();
   });
 
@@ -115,6 +121,7 @@ void describe("EngineHost", () => {
     await rejectsWith(host.ask({ image: IMAGE, task: "count", question: "  " }), "bad_request", /what to count/);
     await rejectsWith(host.ask({ image: IMAGE, question: "?", options: { maxNewTokens: 0 } }), "bad_request", /maxNewTokens/);
     await rejectsWith(host.ask({ image: IMAGE, question: "?", options: { topP: 1.5 } }), "bad_request", /topP/);
+    await rejectsWith(host.ask({ image: IMAGE, question: "?", options: { maxCrops: 0 } }), "bad_request", /maxCrops/);
     await rejectsWith(host.ask({ image: IMAGE, question: "?", timeoutMs: -1 }), "bad_request", /timeoutMs/);
     await rejectsWith(host.ask({ image: IMAGE, task: "draw" as never, question: "?" }), "bad_request", /Unknown task/);
   });
