@@ -145,7 +145,7 @@ export class EngineHost {
           : this.loadError !== undefined
             ? "error"
             : "unloaded";
-    const model = this.loaded?.model ?? (this.modelPath !== undefined ? this.unloadedModelRef(this.modelPath) : undefined);
+    const model = this.loaded !== undefined ? modelRef(this.loaded.model) : this.modelPath !== undefined ? this.unloadedModelRef(this.modelPath) : undefined;
     const cache = this.loaded?.engine.stats().featureCache;
     return {
       state,
@@ -566,7 +566,7 @@ function toAskResult(
   context: { task: MolmoTaskName; model: BundleSummary; queuedMs: number; modelLoadMs: number; totalMs: number; image: ResolvedImage },
 ): MolmoAskResult {
   const t = result.timings;
-  const { bytes: _bytes, ...model } = context.model;
+  const model = modelRef(context.model);
   return {
     text: result.text,
     points: result.points.map(toMolmoPoint),
@@ -592,6 +592,11 @@ function toAskResult(
       totalMs: round(context.totalMs),
     },
   };
+}
+
+/** The protocol's model reference: the summary without its size. */
+function modelRef(summary: BundleSummary): MolmoModelRef {
+  return { name: summary.name, path: summary.path, variant: summary.variant, dtype: summary.dtype };
 }
 
 function round(value: number): number {

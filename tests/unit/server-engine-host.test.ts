@@ -92,6 +92,7 @@ void describe("EngineHost", () => {
     assert.deepEqual(stages, ["loading", "generating"]);
     assert.ok(states.includes("loading") && states.includes("busy"), `states seen: ${states.join(", ")}`);
     assert.equal(host.status().state, "ready");
+    assert.deepEqual(Object.keys(host.status().model ?? {}).sort(), ["dtype", "name", "path", "variant"]);
 
     const second = await host.ask({ image: IMAGE, question: "What is this?", options: { ...SHORT, answerPrefix: '<point x="25.0" y="50.0" alt="left">left</point>' } });
     assert.ok(second.text.startsWith(' <point x="25.0"'), "the answer begins with the forced prefix (after the space answers start with)");
