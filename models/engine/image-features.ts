@@ -5,7 +5,7 @@
  * The `<im_patch>` embeddings themselves are therefore part of the input, not replaced.
  */
 import { EngineError } from "./errors";
-import { decodeHalf, float32ToHalfBits } from "../generation/fp16";
+import { float32ToHalfBits, halfBitsToFloat32 } from "../generation/fp16";
 
 /** Float tensor data: float32 values, or float16 bit patterns (fp16 bundles) in a Uint16Array. */
 export type FloatData = Float32Array | Uint16Array;
@@ -51,6 +51,7 @@ export function addImageFeatures(embeds: FloatData, features: FloatData, imageIn
     throw new EngineError("invalid_input", "Image features and token embeddings must have the same element type (both float32 or both float16).");
   }
   let placed = 0;
+  const half = embeds instanceof Uint16Array ? halfRow(dModel) : undefined;
   for (let slot = 0; slot < slots; slot++) {
     const index = imageInputIdx[slot];
     if (index < 0) {
@@ -62,19 +63,48 @@ export function addImageFeatures(embeds: FloatData, features: FloatData, imageIn
     }
     const from = slot * dModel;
     const to = position * dModel;
-    if (embeds instanceof Float32Array) {
+    if (half === undefined) {
+      const target = embeds as Float32Array;
       const source = features as Float32Array;
       for (let i = 0; i < dModel; i++) {
-        embeds[to + i] += source[from + i];
+        target[to + i] += source[from + i];
       }
     } else {
-      const source = features as Uint16Array;
-      for (let i = 0; i < dModel; i++) {
-        // torch adds half tensors in float32 and rounds the result to half.
-        embeds[to + i] = float32ToHalfBits(Math.fround(decodeHalf(embeds[to + i]) + decodeHalf(source[from + i])));
-      }
+      addHalfRow(embeds as Uint16Array, to, features as Uint16Array, from, half);
     }
     placed++;
   }
   return placed;
+}
+
+/** The float32 value of every fp16 bit pattern (256 KiB), made when the first fp16 features are added. */
+let halfValues: Float32Array | undefined;
+
+/** What {@link addHalfRow} works with: the value table and a float32 row for the sums, made once per call. */
+interface HalfRow {
+  readonly values: Float32Array;
+  readonly sums: Float32Array;
+}
+
+function halfRow(dModel: number): HalfRow {
+  halfValues ??= halfBitsToFloat32(Uint16Array.from({ length: 65536 }, (_, bits) => bits));
+  return { values: halfValues, sums: new Float32Array(dModel) };
+}
+
+/**
+ * `embeds[to ..] = half(float(embeds[to ..]) + float(features[from ..]))` over one row. torch adds half
+ * tensors in float32 and rounds the result to half; a float32 sum of two halves is exact or rounded once,
+ * as Math.fround does, so storing it in a Float32Array gives the same value. Decoding through a table and
+ * summing into a float32 row first is ~10x faster than decoding each value arithmetically (measured: 1212
+ * features of 3584 values: 615 -> 95 ms on the H200 machine's CPU, bench:engine-gpu; 470 -> 45-65 ms on a 2-core machine).
+ */
+function addHalfRow(embeds: Uint16Array, to: number, features: Uint16Array, from: number, row: HalfRow): void {
+  const { values, sums } = row;
+  const n = sums.length;
+  for (let i = 0; i < n; i++) {
+    sums[i] = values[embeds[to + i]] + values[features[from + i]];
+  }
+  for (let i = 0; i < n; i++) {
+    embeds[to + i] = float32ToHalfBits(sums[i]);
+  }
 }

@@ -27,6 +27,7 @@ export {
   type AskRequest,
   type AskResult,
   type AskTimings,
+  type EmbedTimings,
   type MolmoEngineOptions,
   type MolmoEngineStats,
   type PrefillLogits,

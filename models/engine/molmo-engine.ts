@@ -110,6 +110,8 @@ export interface AskTimings {
   readonly visionMs: number;
   /** Tokenizing the prompt and embedding it, with the image features added. */
   readonly embedMs: number;
+  /** Where {@link embedMs} went (diagnostics and benchmarks). */
+  readonly embedParts?: EmbedTimings;
   readonly prefillMs: number;
   /** All decode steps together. */
   readonly decodeMs: number;
@@ -118,6 +120,16 @@ export interface AskTimings {
   /** Tokens per second of the decode steps. */
   readonly decodeTokensPerSecond: number;
   readonly totalMs: number;
+}
+
+/** The parts of the embed phase of one question, in milliseconds. */
+export interface EmbedTimings {
+  /** Tokenizing the prompt and laying out BOS, image tokens and prompt tokens. */
+  readonly inputIdsMs: number;
+  /** The embed_tokens run over the whole sequence, its output read on the host. */
+  readonly embedTokensMs: number;
+  /** Adding the image features to the `<im_patch>` embeddings, on the host. */
+  readonly addFeaturesMs: number;
 }
 
 /** The answer to one question. */
@@ -309,7 +321,9 @@ export class MolmoEngine {
     });
     const inputIds = concatIds(input.inputIds, prefix.ids);
     const length = inputIds.length;
+    const embedTokensStarted = performance.now();
     const embeds = await this.decoder.embed(inputIds, signal);
+    const addFeaturesStarted = performance.now();
     addImageFeatures(embeds, entry.features, entry.imageInputIdx, {
       nCrops: entry.nCrops,
       tokensPerCrop: manifest.vision.tokensPerCrop,
@@ -317,7 +331,13 @@ export class MolmoEngine {
       sequenceLength: length,
       offset: input.imageTokenOffset,
     });
-    const embedMs = performance.now() - embedStarted;
+    const embedDone = performance.now();
+    const embedMs = embedDone - embedStarted;
+    const embedParts: EmbedTimings = {
+      inputIdsMs: embedTokensStarted - embedStarted,
+      embedTokensMs: addFeaturesStarted - embedTokensStarted,
+      addFeaturesMs: embedDone - addFeaturesStarted,
+    };
 
     const room = manifest.dims.maxPositionEmbeddings - length;
     if (requested.maxNewTokens > room) {
@@ -362,6 +382,7 @@ export class MolmoEngine {
       preprocessMs,
       visionMs,
       embedMs,
+      embedParts,
       prefillMs: result.timings.prefillMs,
       decodeMs: result.timings.decodeMs,
       timeToFirstTokenMs: generationStarted - started + result.timings.timeToFirstTokenMs,

@@ -16,7 +16,7 @@
  * encodes the image); phases report their best run (the first pays WebGPU's shader compilation), the decode
  * step the median over all steps, at ~1214-1230 cached positions.
  *
- * Figures, per side: decode step at `--layers` blocks; the fixed part of a step (the token's embedding, the
+ * Figures, per side: decode step at `--layers` blocks; the fixed part of a step (the token's embedding where the engine runs it, the
  * final norm and the LM head, logits to the host); per-block ms = (step - fixed) / layers; tokens/s
  * extrapolated to 28 blocks = 1000 / (fixed + 28 x per-block); the fraction of the GPU's memory-bandwidth
  * limit that reaches (bytes a 28-block step must read - fp16 weights and the KV cache - over the step time,
@@ -45,7 +45,8 @@ import type { MolmoOnnxManifest } from "../../models/bundle/manifest";
 import { ORT_VERSION } from "../../models/engine/backend";
 import { addImageFeatures } from "../../models/engine/image-features";
 import { MolmoDecoder } from "../../models/engine/molmo-decoder";
-import { MolmoEngine } from "../../models/engine/molmo-engine";
+import { decodeHalf, float32ToHalfBits } from "../../models/generation/fp16";
+import { MolmoEngine, type EmbedTimings } from "../../models/engine/molmo-engine";
 import { createSession } from "../../models/engine/session";
 import { loadImage } from "../../models/image/load";
 import { preprocessImage } from "../../models/preprocess";
@@ -55,6 +56,11 @@ import { repoRoot } from "../helpers/repo-root";
 
 const FULL_LAYERS = 28;
 const QUESTION = "What is shown in this screenshot? Describe every window and button.";
+/**
+ * A longer question, asked once after the timed runs: a prompt length the sessions have not run yet, to see what
+ * a real user's next question pays when WebGPU compiles shaders for a new input shape.
+ */
+const NEW_LENGTH_QUESTION = `${QUESTION} Say which of them is selected, and where the pointer is.`;
 /** Peak memory bandwidth by GPU name (fp16 weights must be read once per decode step). */
 const BANDWIDTHS: readonly { match: RegExp; bytesPerSecond: number; label: string }[] = [
   { match: /H200/, bytesPerSecond: 4.8e12, label: "H200, 4.8 TB/s" },
@@ -100,12 +106,18 @@ interface RunRecord {
   readonly tokens: number[];
   readonly ttftFromFileMs?: number;
   readonly inputIdsSha256?: string;
+  /** The engine's embed phase in parts (AskTimings.embedParts). */
+  readonly embedParts?: EmbedTimings;
+  /** Prompt tokens (the engine's runs). */
+  readonly promptTokens?: number;
 }
 
 interface SideResult {
   readonly side: SideName;
   readonly ready: Record<string, unknown>;
   readonly runs: RunRecord[];
+  /** The engine's run at a new prompt length, after the timed runs. */
+  readonly newLength?: RunRecord;
   readonly fixedStepMs: number;
   readonly end: Record<string, unknown>;
 }
@@ -135,7 +147,10 @@ function referenceScript(): string {
   return join(repoRoot(), "tests", "bench", "engine_gpu_reference.py");
 }
 
-/** A side as a child answering line by line: `{"ready"}` once loaded, `{"run"}` per `run` line, `{"end"}` after `end`. */
+/**
+ * A side as a child answering line by line: `{"ready"}` once loaded, `{"run"}` per `run` line (or `run-new-length`,
+ * engine only), `{"end"}` after `end`.
+ */
 class ServedSide {
   private readonly child: ChildProcessByStdio<Writable, Readable, null>;
   private readonly lines: AsyncIterator<string>;
@@ -172,8 +187,8 @@ class ServedSide {
     }
   }
 
-  async run(): Promise<Record<string, unknown>> {
-    this.child.stdin.write("run\n");
+  async run(command: "run" | "run-new-length" = "run"): Promise<Record<string, unknown>> {
+    this.child.stdin.write(`${command}\n`);
     return this.next("run");
   }
 
@@ -287,7 +302,8 @@ async function engineChild(spec: EngineSpec): Promise<void> {
   for await (const line of createInterface({ input: process.stdin })) {
     if (line.trim() === "end") break;
     const tokenTimes: number[] = [];
-    const result = await engine.ask({ image: spec.imagePath, prompt: QUESTION, maxNewTokens: spec.newTokens, stopTokenIds: [], onToken: () => tokenTimes.push(performance.now()) });
+    const prompt = line.trim() === "run-new-length" ? NEW_LENGTH_QUESTION : QUESTION;
+    const result = await engine.ask({ image: spec.imagePath, prompt, maxNewTokens: spec.newTokens, stopTokenIds: [], onToken: () => tokenTimes.push(performance.now()) });
     const t = result.timings;
     lastLength = result.inputIds.length + result.tokenIds.length - 1;
     lastToken = result.tokenIds[result.tokenIds.length - 1];
@@ -300,11 +316,18 @@ async function engineChild(spec: EngineSpec): Promise<void> {
       tokens: result.tokenIds,
       ttftFromFileMs: t.timeToFirstTokenMs,
       inputIdsSha256: sha256(result.inputIds),
+      ...(t.embedParts !== undefined ? { embedParts: t.embedParts } : {}),
+      promptTokens: result.inputIds.length,
     };
     say({ run });
   }
+  const eps = engine.eps;
   await engine.dispose();
-  say({ end: await fixedPartOfAStep(spec, manifest, lastToken, lastLength) });
+  const parts = await fixedPartOfAStep(spec, manifest, lastToken, lastLength);
+  // The fixed part that the engine's steps pay: with the embedding where the engine runs it (the CPU when the
+  // decoder is on WebGPU), or per-block figures would subtract an embedding the steps no longer do.
+  const fixed = eps.embedTokens === "cpu" ? parts.fixed_step_cpu_embed_ms : parts.fixed_step_device_embed_ms;
+  say({ end: { ...parts, fixed_step_ms: fixed, engine_eps: eps } });
 }
 
 /** Median milliseconds of `runs` calls of `body` after 3 warm-up calls. */
@@ -318,12 +341,24 @@ async function timeMedian(runs: number, body: () => Promise<unknown>): Promise<n
   return median(times);
 }
 
+/** How the engine added fp16 image features before it decoded through a table, kept here to compare the two. */
+function addHalfFeaturesPerValue(embeds: Uint16Array, features: Uint16Array, index: Int32Array, dModel: number, offset: number): void {
+  for (let slot = 0; slot < index.length; slot++) {
+    if (index[slot] < 0) continue;
+    const to = (index[slot] + offset) * dModel;
+    const from = slot * dModel;
+    for (let i = 0; i < dModel; i++) {
+      embeds[to + i] = float32ToHalfBits(Math.fround(decodeHalf(embeds[to + i]) + decodeHalf(features[from + i])));
+    }
+  }
+}
+
 /**
  * The fixed part of a decode step, measured the way the engine steps (embed the token, run the 0-block
  * decoder, read the logits), and its pieces: the embedding alone on the bench's provider and on the CPU, the
  * same step with the embedding on the CPU, and the prompt's embedding (1 run) - where the time goes.
  */
-async function fixedPartOfAStep(spec: EngineSpec, manifest: MolmoOnnxManifest, token: number, length: number): Promise<Record<string, unknown>> {
+async function fixedPartOfAStep(spec: EngineSpec, manifest: MolmoOnnxManifest, token: number, length: number): Promise<Record<string, unknown> & { fixed_step_device_embed_ms: number; fixed_step_cpu_embed_ms: number }> {
   const embedPath = join(spec.bundleDir, manifest.graphs.embedTokens.file);
   const embed = await createSession(embedPath, { ep: spec.ep, label: "embed_tokens" });
   const embedCpu = await createSession(embedPath, { ep: "cpu", label: "embed_tokens (cpu)" });
@@ -337,28 +372,50 @@ async function fixedPartOfAStep(spec: EngineSpec, manifest: MolmoOnnxManifest, t
   const embedOne = await timeMedian(27, () => onDevice.embed([token]));
   const embedOneCpu = await timeMedian(27, () => withCpuEmbed.embed([token]));
   const prompt = Array.from({ length: length - spec.newTokens + 1 }, (_, i) => (i * 7919) % 150000);
+  // The first run at the prompt's length on a fresh session (the steps above ran only length 1): what a new
+  // input shape costs the provider (WebGPU compiles shaders per shape where its kernels are specialized).
+  const firstStarted = performance.now();
+  await onDevice.embed(prompt);
+  const embedPromptFirst = performance.now() - firstStarted;
   const embedPrompt = await timeMedian(2, () => onDevice.embed(prompt));
   const embedPromptCpu = await timeMedian(2, () => withCpuEmbed.embed(prompt));
   // Adding the image features to the prompt's embeddings on the host (fp16 bits in an fp16 bundle).
   const { dModel } = manifest.dims;
   const slots = 13 * manifest.vision.tokensPerCrop;
   const promptEmbeds = await onDevice.embed(prompt);
-  const features = promptEmbeds instanceof Uint16Array ? new Uint16Array(slots * dModel).fill(0x3800) : new Float32Array(slots * dModel).fill(0.5);
+  // Features of varied values (fp16 bits of magnitudes 2^-8 .. 2^4, either sign), as a vision encoder gives.
+  const next = lcg(3);
+  const features =
+    promptEmbeds instanceof Uint16Array
+      ? Uint16Array.from({ length: slots * dModel }, () => (Math.floor(next() * 2) << 15) | (0x1c00 + Math.floor(next() * 0x3000)))
+      : Float32Array.from({ length: slots * dModel }, () => next() - 0.5);
   const index = Int32Array.from({ length: slots }, (_, i) => (i < prompt.length - 2 ? i : -1));
   const addFeatures = await timeMedian(2, () => {
     addImageFeatures(promptEmbeds, features, index, { nCrops: 13, tokensPerCrop: manifest.vision.tokensPerCrop, dModel, sequenceLength: prompt.length, offset: 1 });
     return Promise.resolve();
   });
+  // The engine's former fp16 addition (every value decoded arithmetically), on the same data: one warm-up, one timed.
+  let addFeaturesPerValue: number | null = null;
+  if (promptEmbeds instanceof Uint16Array && features instanceof Uint16Array) {
+    const times = [0, 1].map(() => {
+      const started = performance.now();
+      addHalfFeaturesPerValue(promptEmbeds, features, index, dModel, 1);
+      return performance.now() - started;
+    });
+    addFeaturesPerValue = times[1];
+  }
   await Promise.all([embed.dispose(), embedCpu.dispose(), head.dispose()]);
   return {
-    fixed_step_ms: fixed,
+    fixed_step_device_embed_ms: fixed,
     fixed_step_cpu_embed_ms: fixedCpuEmbed,
     embed_one_ms: embedOne,
     embed_one_cpu_ms: embedOneCpu,
     embed_prompt_ms: embedPrompt,
+    embed_prompt_first_ms: embedPromptFirst,
     embed_prompt_cpu_ms: embedPromptCpu,
     prompt_tokens: prompt.length,
     add_image_features_ms: addFeatures,
+    add_image_features_per_value_ms: addFeaturesPerValue,
     head_ep: head.ep,
     peak_rss_bytes: process.resourceUsage().maxRSS * 1024,
   };
@@ -366,6 +423,12 @@ async function fixedPartOfAStep(spec: EngineSpec, manifest: MolmoOnnxManifest, t
 
 // ------------------------------------------------------------------------------------------------
 // Driving the sides
+
+/** ", embed 12 = ids 1 + embedding 9 + features 2 ms" for a log line; empty without the parts. */
+function embedPartsText(run: RunRecord): string {
+  const p = run.embedParts;
+  return p === undefined ? "" : `, embed ${run.embedMs.toFixed(1)} = ids ${p.inputIdsMs.toFixed(1)} + embed_tokens ${p.embedTokensMs.toFixed(1)} + image features ${p.addFeaturesMs.toFixed(1)} ms`;
+}
 
 async function measureSide(side: SideName, settings: Settings, prepared: PrepareRecord, tokenizerPath: string, imagePath: string, inputsDir: string): Promise<SideResult> {
   const served =
@@ -392,10 +455,15 @@ async function measureSide(side: SideName, settings: Settings, prepared: Prepare
           ? { visionMs: run.vision_ms as number, embedMs: run.embed_ms as number, prefillMs: run.prefill_ms as number, ttftMs: run.ttft_ms as number, stepMs: run.step_ms as number[], tokens: run.tokens as number[] }
           : (run as unknown as RunRecord),
       );
-      log(`${side}: run ${i + 1} of ${settings.runs}: ttft ${runs[i].ttftMs.toFixed(0)} ms, step median ${median(runs[i].stepMs).toFixed(2)} ms`);
+      log(`${side}: run ${i + 1} of ${settings.runs}: ttft ${runs[i].ttftMs.toFixed(0)} ms, step median ${median(runs[i].stepMs).toFixed(2)} ms${embedPartsText(runs[i])}`);
+    }
+    let newLength: RunRecord | undefined;
+    if (side !== "torch") {
+      newLength = (await served.run("run-new-length")) as unknown as RunRecord;
+      log(`${side}: run at a new prompt length (${String(newLength.promptTokens)} tokens): ttft ${newLength.ttftMs.toFixed(0)} ms, prefill ${newLength.prefillMs.toFixed(0)} ms${embedPartsText(newLength)}`);
     }
     const end = await served.end();
-    return { side, ready, runs, fixedStepMs: end.fixed_step_ms as number, end };
+    return { side, ready, runs, ...(newLength !== undefined ? { newLength } : {}), fixedStepMs: end.fixed_step_ms as number, end };
   } finally {
     served.kill();
   }
@@ -443,6 +511,10 @@ interface Figures {
   ttftFromFileMs: number | null;
   tokens: number[];
   breakdown: Record<string, unknown> | undefined;
+  /** The run with the shortest embed phase, whose parts the report shows. */
+  bestEmbedRun: RunRecord;
+  runs: RunRecord[];
+  newLength: RunRecord | undefined;
 }
 
 function figuresOf(result: SideResult, settings: Settings, dims: Dims, positions: number, bandwidth: number | null): Figures {
@@ -472,6 +544,9 @@ function figuresOf(result: SideResult, settings: Settings, dims: Dims, positions
     ttftFromFileMs: fromFile.length > 0 ? Math.min(...fromFile) : null,
     tokens: result.runs[0].tokens,
     breakdown: result.side === "torch" ? undefined : result.end,
+    bestEmbedRun: result.runs.reduce((best, run) => (run.embedMs < best.embedMs ? run : best)),
+    runs: result.runs,
+    newLength: result.newLength,
   };
 }
 
@@ -490,7 +565,7 @@ function report(figures: Figures[], settings: Settings, gpu: string, bandwidthLa
     line(header),
     ...rows.map(line),
     "",
-    `ms / block = (step - fixed) / ${settings.layers}; fixed = the same step with no blocks (embedding, final norm, LM head, logits to the host);`,
+    `ms / block = (step - fixed) / ${settings.layers}; fixed = the same step with no blocks (embedding where the engine runs it, final norm, LM head, logits to the host);`,
     `tok/s (28) = 1000 / (fixed + 28 x ms/block); "of BW limit" = bytes a 28-block fp16 step reads (weights + KV cache) / step time / peak bandwidth;`,
     `TTFT = vision encoder + embedding + prefill (${settings.layers} blocks), from the tensors; TTFT 28 = vision + embed + prefill x 28 / ${settings.layers}.`,
   ];
@@ -502,10 +577,28 @@ function report(figures: Figures[], settings: Settings, gpu: string, bandwidthLa
       return typeof value === "number" ? value.toFixed(2) : "-";
     };
     lines.push(
-      `${x.label}: fixed part ${ms("fixed_step_ms")} ms = embedding of the token ${ms("embed_one_ms")} ms (on the CPU: ${ms("embed_one_cpu_ms")} ms) + final norm, LM head, logits to the host; ` +
-        `with the embedding on the CPU the fixed part is ${ms("fixed_step_cpu_embed_ms")} ms; embedding the ${String(b.prompt_tokens)}-token prompt: ${ms("embed_prompt_ms")} ms (CPU ${ms("embed_prompt_cpu_ms")} ms), ` +
-        `adding 13 crops of image features on the host ${ms("add_image_features_ms")} ms`,
+      `${x.label}: fixed part ${ms("fixed_step_ms")} ms, the token embedded on ${String((b.engine_eps as { embedTokens?: string } | undefined)?.embedTokens ?? "?")} as the engine does ` +
+        `(embedded on ${settings.ep}: ${ms("fixed_step_device_embed_ms")} ms, on the CPU: ${ms("fixed_step_cpu_embed_ms")} ms; the embedding alone ${ms("embed_one_ms")} ms on ${settings.ep}, ${ms("embed_one_cpu_ms")} ms on the CPU) + final norm, LM head, logits to the host; embedding the ${String(b.prompt_tokens)}-token prompt: ${ms("embed_prompt_ms")} ms, its first run ${ms("embed_prompt_first_ms")} ms (CPU ${ms("embed_prompt_cpu_ms")} ms), ` +
+        `adding 13 crops of image features on the host ${ms("add_image_features_ms")} ms (the former per-value way: ${ms("add_image_features_per_value_ms")} ms)`,
     );
+    const run = x.bestEmbedRun;
+    const eps = b.engine_eps as { embedTokens?: string } | undefined;
+    const embedEp = eps?.embedTokens ?? "?";
+    const parts = run.embedParts;
+    if (parts !== undefined) {
+      const rest = run.embedMs - parts.inputIdsMs - parts.embedTokensMs - parts.addFeaturesMs;
+      lines.push(
+        `${x.label}: embed phase (best run) ${f(run.embedMs)} ms = input ids ${f(parts.inputIdsMs)} + embed_tokens on ${embedEp} ${f(parts.embedTokensMs)} + adding the image features ${f(parts.addFeaturesMs)} + the rest ${f(rest)} ms; ` +
+          `runs in order: ${x.runs.map((r) => `${f(r.embedMs, 1)} (${f(r.embedParts?.addFeaturesMs ?? null, 1)} adding)`).join(", ")} ms`,
+      );
+    }
+    const fresh = x.newLength;
+    if (fresh !== undefined) {
+      lines.push(
+        `${x.label}: a new prompt length (${String(fresh.promptTokens)} tokens, after the runs at ${String(run.promptTokens)}): TTFT ${f(fresh.ttftMs, 0)} ms ` +
+          `(best run at the old length ${f(x.ttftMs, 0)}): vision ${f(fresh.visionMs, 0)}, embed ${f(fresh.embedMs, 0)}, prefill ${f(fresh.prefillMs, 0)} ms (best ${f(x.prefillMs, 0)})`,
+      );
+    }
   }
   const torch = figures.find((x) => x.side === "torch");
   for (const x of figures) {
