@@ -113,6 +113,7 @@ async function serveMcp(options: ServerOptions, host: EngineHost, logger: Logger
       hostname: options.mode.hostname,
       port: options.mode.port,
       ...(options.token !== undefined ? { token: options.token } : {}),
+      allowedOrigins: options.allowedOrigins,
     });
     logger.debug(`MCP over streamable HTTP at ${server.url}${options.token !== undefined ? " (bearer token required)" : " (no token)"}.`);
     return async () => {

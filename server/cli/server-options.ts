@@ -38,6 +38,8 @@ export interface ServerOptions {
   readonly allowedDirs: readonly string[];
   /** MCP over HTTP: the bearer token clients must send (`--token` or MOLMO_MCP_TOKEN). */
   readonly token?: string;
+  /** MCP over HTTP: browser origins allowed to call (`--allowed-origin`, repeatable); none by default. */
+  readonly allowedOrigins: readonly string[];
   /** MCP: send the annotated image with each result. */
   readonly annotatedImages: boolean;
 }
@@ -87,6 +89,8 @@ Images:
 
 MCP:
   --token <t>             HTTP: require "Authorization: Bearer <t>" (or set MOLMO_MCP_TOKEN)
+  --allowed-origin <o>    HTTP: a browser Origin allowed to call, e.g. http://localhost:5173 (repeatable;
+                          by default requests that carry an Origin header are refused)
   --no-annotated-images   do not return the annotated image with tool results
 
 Other:
@@ -134,6 +138,7 @@ export function parseServerCommandLine(argv: readonly string[], env: NodeJS.Proc
         "allow-remote-images": { type: "boolean" },
         "allow-dir": { type: "string", multiple: true },
         token: { type: "string" },
+        "allowed-origin": { type: "string", multiple: true },
         "no-annotated-images": { type: "boolean" },
         clientProcessId: { type: "string" },
         help: { type: "boolean", short: "h" },
@@ -178,6 +183,7 @@ export function parseServerCommandLine(argv: readonly string[], env: NodeJS.Proc
       allowRemoteImages: values["allow-remote-images"] === true,
       allowedDirs: values["allow-dir"] ?? [],
       ...(token !== undefined ? { token } : {}),
+      allowedOrigins: (values["allowed-origin"] ?? []).map(parseOrigin),
       annotatedImages: values["no-annotated-images"] !== true,
     },
   };
@@ -233,4 +239,18 @@ function nonEmptyOption(value: string, option: string): string {
 
 function nonEmpty(value: string | undefined): string | undefined {
   return value !== undefined && value !== "" ? value : undefined;
+}
+
+/** An Origin as browsers send it: scheme://host[:port], nothing after. */
+function parseOrigin(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new CliUsageError(`--allowed-origin expects an origin such as http://localhost:5173, got '${value}'`);
+  }
+  if ((url.protocol !== "http:" && url.protocol !== "https:") || url.origin !== value.replace(/\/+$/, "")) {
+    throw new CliUsageError(`--allowed-origin expects just scheme://host[:port] (http or https), got '${value}'`);
+  }
+  return url.origin;
 }

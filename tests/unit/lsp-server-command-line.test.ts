@@ -41,6 +41,7 @@ void describe("parseServerCommandLine", () => {
       allowOutsideRoots: false,
       allowRemoteImages: false,
       allowedDirs: [],
+      allowedOrigins: [],
       annotatedImages: true,
     });
     const full = serve([
@@ -75,8 +76,17 @@ void describe("parseServerCommandLine", () => {
       allowRemoteImages: true,
       allowedDirs: ["/x", "/y"],
       token: "secret",
+      allowedOrigins: [],
       annotatedImages: false,
     });
+  });
+
+  void it("takes allowed browser origins for HTTP, refusing anything but scheme://host[:port]", () => {
+    const options = serve(["--mcp-http", "--allowed-origin", "http://localhost:5173", "--allowed-origin", "https://app.example.com/"]);
+    assert.deepEqual(options.allowedOrigins, ["http://localhost:5173", "https://app.example.com"]);
+    usageError(["--mcp-http", "--allowed-origin", "localhost:5173"], /--allowed-origin expects/);
+    usageError(["--mcp-http", "--allowed-origin", "http://localhost:5173/path"], /just scheme:\/\/host\[:port\]/);
+    usageError(["--mcp-http", "--allowed-origin", "file:///tmp"], /just scheme/);
   });
 
   void it("takes the HTTP token from MOLMO_MCP_TOKEN unless --token is given", () => {
@@ -89,7 +99,7 @@ void describe("parseServerCommandLine", () => {
     assert.deepEqual(parseServerCommandLine(["--help"]), { kind: "help" });
     assert.deepEqual(parseServerCommandLine(["-h", "--stdio"]), { kind: "help" });
     assert.deepEqual(parseServerCommandLine(["-v"]), { kind: "version" });
-    for (const flag of ["--stdio", "--node-ipc", "--socket=PORT", "--mcp-http", "--model", "--ep", "--log-level", "--max-queue", "--timeout-ms", "--eager", "--allow-outside-roots", "--allow-remote-images", "--allow-dir", "--token", "--no-annotated-images", "--version"]) {
+    for (const flag of ["--stdio", "--node-ipc", "--socket=PORT", "--mcp-http", "--model", "--ep", "--log-level", "--max-queue", "--timeout-ms", "--eager", "--allow-outside-roots", "--allow-remote-images", "--allow-dir", "--token", "--allowed-origin", "--no-annotated-images", "--version"]) {
       assert.ok(SERVER_USAGE.includes(flag), `--help documents ${flag}`);
     }
     assert.deepEqual(EXIT_CODES, { ok: 0, failure: 1, usage: 2 });
