@@ -10,11 +10,9 @@
  * used entries first, and `onEvict` lets the owner free device memory (GPU tensors) the moment an entry
  * leaves. An entry larger than the whole budget is not stored.
  *
- * Prefix KV reuse (planned): the decoder's KV cache after the prompt prefix that holds the image tokens
- * depends on the same three things plus the prefix's token ids and the execution provider. A prefix cache
- * will therefore key its entries as `featureCacheKey(...)` + ":" + sha256(prefix token ids) + ":" + EP,
- * so that one image hash ties the features and every prefix state built on them together, and dropping
- * an image's features can drop its prefixes too.
+ * Prefix KV reuse: the decoder's KV cache after the prompt's image prefix depends on the same three things
+ * plus the prefix's token ids, the execution provider and the decoder kind; prefix-cache.ts keys its entries
+ * as this key + sha256(prefix ids) + EP + decoder kind (see `prefixCacheKey`).
  */
 import { createHash } from "node:crypto";
 import { EngineError } from "./errors";

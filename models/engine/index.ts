@@ -31,7 +31,9 @@ export {
   type MolmoEngineOptions,
   type MolmoEngineStats,
   type PrefillLogits,
+  type PrefixCacheUse,
 } from "./molmo-engine";
+export { DEFAULT_PREFIX_CACHE_BYTES, PrefixCache, prefixCacheKey, prefixStateBytes, type PinnedPrefix, type PrefixKeyParts } from "./prefix-cache";
 export { loadBundle, type BundleGraphPaths, type LoadBundleOptions, type MolmoBundle } from "../bundle/bundle";
 export { BundleError, type BundleErrorCode } from "../bundle/errors";
 export {

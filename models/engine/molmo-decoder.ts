@@ -18,6 +18,7 @@ import { createTensor, readTensorData, releaseTensor, type OrtTensor } from "./b
 import { EngineError } from "./errors";
 import type { FloatData } from "./image-features";
 import { emptyKvState, kvStateFromOutputs, releaseKvState, type KvLayout, type KvState } from "./kv-cache";
+import type { PinnedPrefix } from "./prefix-cache";
 import type { EngineSession, Outputs } from "./session";
 import { LOGITS_TO_KEEP_INPUT, type MolmoOnnxManifest, type TensorContract, type TensorDtype } from "../bundle/manifest";
 import type { AutoregressiveModel, ModelCallOptions, ModelOutput } from "../generation/model";
@@ -33,7 +34,20 @@ export interface PrefillInput {
    * LM head over the whole prompt; without it only the last position's logits are computed.
    */
   readonly onLogits?: (logits: PrefillLogits) => void;
+  /** The image prefix: reused from the prefix cache, or computed in a run of its own and handed to it. */
+  readonly prefix?: PrefixPlan;
 }
+
+/**
+ * How the prefill treats the prompt's image prefix (BOS and image tokens):
+ * - `cached`: `embeds` hold only the positions after the prefix, which run with the cached state as past;
+ * - `compute`: `embeds` hold the whole prompt; its first `length` positions run alone, their state goes to
+ *   `adopt` (the prefix cache), and the rest runs with it as past.
+ * The pinned prefix is unpinned when the prefill is done with it (also on failure); it is never released here.
+ */
+export type PrefixPlan =
+  | { readonly kind: "cached"; readonly pinned: PinnedPrefix }
+  | { readonly kind: "compute"; readonly length: number; readonly adopt: (state: KvState) => PinnedPrefix };
 
 /** All prefill logits, for parity checks and diagnostics. */
 export interface PrefillLogits {
@@ -41,6 +55,11 @@ export interface PrefillLogits {
   readonly data: LogitsRow;
   readonly length: number;
   readonly numLogits: number;
+  /**
+   * The prompt position of row 0: 0, except after a cached image prefix, whose positions are not run again
+   * (then the rows are those of positions firstPosition .. firstPosition + length - 1).
+   */
+  readonly firstPosition: number;
 }
 
 /** Counts of model calls, for reports and tests. */
@@ -97,18 +116,75 @@ export class MolmoDecoder implements AutoregressiveModel<PrefillInput, KvState> 
   }
 
   async prefill(input: PrefillInput, options: ModelCallOptions): Promise<ModelOutput<KvState>> {
-    const { length } = input;
+    const { length, prefix } = input;
     if (length < 1 || input.embeds.length !== length * this.dModel) {
       throw new EngineError("invalid_input", `Prefill embeddings hold ${input.embeds.length} values, not ${length} tokens x ${this.dModel}.`);
     }
-    const past = emptyKvState(this.layout);
+    if (prefix === undefined) {
+      return this.prefillFrom(emptyKvState(this.layout), input.embeds, length, 0, input.onLogits, options);
+    }
+    if (prefix.kind === "cached") {
+      try {
+        return await this.prefillFrom(prefix.pinned.state, input.embeds, length, undefined, input.onLogits, options);
+      } finally {
+        prefix.pinned.unpin();
+      }
+    }
+    const split = prefix.length;
+    if (!Number.isInteger(split) || split < 1 || split >= length) {
+      throw new EngineError("invalid_input", `The image prefix must be 1 to ${length - 1} positions of the ${length}-token prompt, not ${split}.`);
+    }
+    // The prefix alone, from an empty past: its state is what every question about this image starts from.
     const allRows = input.onLogits !== undefined;
-    const outputs = await this.runDecoder(input.embeds, length, past, options.signal, allRows ? 0 : 1);
+    const head = await this.runDecoder(input.embeds.subarray(0, split * this.dModel), split, emptyKvState(this.layout), options.signal, allRows ? 0 : 1);
+    this.counts.prefillRuns++;
+    let headLogits: LogitsRow | undefined;
+    if (allRows) {
+      headLogits = this.logitsOf(head, split);
+    }
+    const pinned = prefix.adopt(this.stateOf(head, split));
+    try {
+      let tailLogits: LogitsRow | undefined;
+      const rest = length - split;
+      const collect = allRows
+        ? (logits: PrefillLogits) => {
+            tailLogits = logits.data;
+          }
+        : undefined;
+      const output = await this.prefillFrom(pinned.state, input.embeds.subarray(split * this.dModel), rest, undefined, collect, options);
+      if (input.onLogits !== undefined && headLogits !== undefined && tailLogits !== undefined) {
+        try {
+          input.onLogits({ data: concatRows(headLogits, tailLogits), length, numLogits: this.numLogits, firstPosition: 0 });
+        } catch (error) {
+          releaseKvState(output.state);
+          throw error;
+        }
+      }
+      return output;
+    } finally {
+      pinned.unpin();
+    }
+  }
+
+  /**
+   * Runs `length` positions after `past` (which is not released: the caller owns it). `firstPosition`
+   * overrides the reported logits' first position (default: the past's length).
+   */
+  private async prefillFrom(
+    past: KvState,
+    embeds: FloatData,
+    length: number,
+    firstPosition: number | undefined,
+    onLogits: ((logits: PrefillLogits) => void) | undefined,
+    options: ModelCallOptions,
+  ): Promise<ModelOutput<KvState>> {
+    const allRows = onLogits !== undefined;
+    const outputs = await this.runDecoder(embeds, length, past, options.signal, allRows ? 0 : 1);
     this.counts.prefillRuns++;
     const logits = this.logitsOf(outputs, allRows || this.logitsToKeep === undefined ? length : 1);
-    const state = this.stateOf(outputs, length);
+    const state = this.stateOf(outputs, past.length + length);
     try {
-      input.onLogits?.({ data: logits, length, numLogits: this.numLogits });
+      onLogits?.({ data: logits, length, numLogits: this.numLogits, firstPosition: firstPosition ?? past.length });
     } catch (error) {
       releaseKvState(state);
       throw error;
@@ -190,4 +266,12 @@ export class MolmoDecoder implements AutoregressiveModel<PrefillInput, KvState> 
       releaseTensor(tensor);
     }
   }
+}
+
+/** Two logits blocks of the same kind, one after the other. */
+function concatRows(a: LogitsRow, b: LogitsRow): LogitsRow {
+  const out = a instanceof Float32Array ? new Float32Array(a.length + b.length) : new Uint16Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
 }

@@ -11,8 +11,10 @@
  *
  * Follow-up questions about the same image skip decoding, preprocessing and the vision encoder: the
  * image's features and token layout are kept in a {@link FeatureCache} keyed by the image's bytes, the
- * preprocessing settings and the model. (Reusing the decoder's KV cache of the image prefix as well is
- * not done yet; the prefill still runs over the whole prompt.)
+ * preprocessing settings and the model. The decoder's KV cache after the image prefix ([BOS][image tokens],
+ * the same for every question about the image) is kept too, in a {@link PrefixCache}: the first question
+ * prefills the prefix and the rest of its prompt in two runs, and a follow-up runs only its own text
+ * (history and answer prefix included) after the cached prefix, embedding only those tokens.
  *
  * Graph sessions are all opened by {@link MolmoEngine.load}, on one execution-provider plan, so the
  * provider checks happen once and a bundle that cannot run fails at load rather than at the first
@@ -40,7 +42,8 @@ import { machineEpEnvironment, planExecutionProviders, type ConcreteEp, type EpE
 import { DEFAULT_FEATURE_CACHE_BYTES, FeatureCache, featureCacheKey, hashImageContent, type FeatureCacheStats } from "./feature-cache";
 import { addImageFeatures, type FloatData } from "./image-features";
 import { silentLogger, type Logger } from "./logger";
-import { MolmoDecoder, type PrefillLogits } from "./molmo-decoder";
+import { MolmoDecoder, type PrefillLogits, type PrefixPlan } from "./molmo-decoder";
+import { DEFAULT_PREFIX_CACHE_BYTES, PrefixCache, prefixCacheKey, type PinnedPrefix } from "./prefix-cache";
 import { createSession, type EngineSession } from "./session";
 
 export type { PrefillLogits } from "./molmo-decoder";
@@ -52,6 +55,11 @@ export interface MolmoEngineOptions {
   readonly logger?: Logger;
   /** Byte budget of the image-feature cache; 0 turns it off. Default {@link DEFAULT_FEATURE_CACHE_BYTES}. */
   readonly featureCacheBytes?: number;
+  /**
+   * Byte budget of the image-prefix KV cache (in GPU memory on WebGPU); 0 turns it off. Default
+   * {@link DEFAULT_PREFIX_CACHE_BYTES}.
+   */
+  readonly prefixCacheBytes?: number;
   /** A tokenizer.json to use instead of the bundle's (required for bundles exported without one). */
   readonly tokenizerPath?: string;
   /** onnxruntime's threads per session; its default (all cores) when omitted. */
@@ -155,8 +163,15 @@ export interface AskResult {
   readonly timings: AskTimings;
   /** The execution provider the decoder ran on. */
   readonly ep: ConcreteEp;
-  readonly cache: { readonly imageFeatures: "hit" | "miss" };
+  /**
+   * What the caches saved: `prefix` is "hit" when the decoder ran only the text after a cached image prefix,
+   * "miss" when it computed the prefix (and cached it), "off" when the prefix cache is off or too small for it.
+   */
+  readonly cache: { readonly imageFeatures: "hit" | "miss"; readonly prefix: PrefixCacheUse };
 }
+
+/** How one question used the image-prefix KV cache. */
+export type PrefixCacheUse = "hit" | "miss" | "off";
 
 /** Counters of what the engine has run. */
 export interface MolmoEngineStats {
@@ -165,6 +180,7 @@ export interface MolmoEngineStats {
   readonly prefillRuns: number;
   readonly stepRuns: number;
   readonly featureCache: FeatureCacheStats;
+  readonly prefixCache: FeatureCacheStats;
 }
 
 /** What the feature cache keeps per image: enough to build the prompt without the pixels. */
@@ -194,6 +210,7 @@ export class MolmoEngine {
 
   private readonly decoder: MolmoDecoder;
   private readonly cache: FeatureCache<ImageEntry>;
+  private readonly prefixCache: PrefixCache;
   private readonly logger: Logger;
   private visionRuns = 0;
   private disposed = false;
@@ -201,7 +218,7 @@ export class MolmoEngine {
   private constructor(
     readonly bundle: MolmoBundle,
     private readonly sessions: { readonly visionEncoder: EngineSession; readonly embedTokens: EngineSession; readonly decoder: EngineSession },
-    options: { logger: Logger; featureCacheBytes: number; loadMs: number },
+    options: { logger: Logger; featureCacheBytes: number; prefixCacheBytes: number; loadMs: number },
   ) {
     this.tokenizer = bundle.tokenizer;
     this.logger = options.logger;
@@ -213,6 +230,11 @@ export class MolmoEngine {
       maxBytes: options.featureCacheBytes,
       sizeOf: (entry) => entry.features.byteLength + entry.imageTokens.byteLength + entry.imageInputIdx.byteLength,
     });
+    const { manifest } = bundle;
+    this.prefixCache = new PrefixCache(
+      { cache: manifest.kvCache, numKvHeads: manifest.dims.numKvHeads, headDim: manifest.dims.headDim },
+      options.prefixCacheBytes,
+    );
   }
 
   /**
@@ -227,6 +249,10 @@ export class MolmoEngine {
     const started = performance.now();
     const logger = options.logger ?? silentLogger;
     const bundle = await loadBundle(bundleDir, options.tokenizerPath !== undefined ? { tokenizerPath: options.tokenizerPath } : {});
+    const prefixCacheBytes = options.prefixCacheBytes ?? DEFAULT_PREFIX_CACHE_BYTES;
+    if (!Number.isSafeInteger(prefixCacheBytes) || prefixCacheBytes < 0) {
+      throw new EngineError("invalid_option", `prefixCacheBytes must be a non-negative whole number of bytes, got ${prefixCacheBytes}.`);
+    }
     const plan = await planExecutionProviders(options.ep ?? "auto", logger, options.environment ?? machineEpEnvironment);
     const common = {
       ep: plan,
@@ -258,6 +284,7 @@ export class MolmoEngine {
       return new MolmoEngine(bundle, { visionEncoder, embedTokens, decoder }, {
         logger,
         featureCacheBytes: options.featureCacheBytes ?? DEFAULT_FEATURE_CACHE_BYTES,
+        prefixCacheBytes: defaultPrefixCacheBytes(options.prefixCacheBytes, prefixCacheBytes, decoder.ep, bundle.manifest.decoder.ops, logger),
         loadMs,
       });
     } catch (error) {
@@ -320,17 +347,81 @@ export class MolmoEngine {
       reserveTokens: 1 + prefix.ids.length,
     });
     const inputIds = concatIds(input.inputIds, prefix.ids);
-    const length = inputIds.length;
-    const embedTokensStarted = performance.now();
-    const embeds = await this.decoder.embed(inputIds, signal);
-    const addFeaturesStarted = performance.now();
-    addImageFeatures(embeds, entry.features, entry.imageInputIdx, {
-      nCrops: entry.nCrops,
-      tokensPerCrop: manifest.vision.tokensPerCrop,
-      dModel: manifest.dims.dModel,
-      sequenceLength: length,
-      offset: input.imageTokenOffset,
+    // The image prefix: BOS and the image tokens, identical for every question about this image.
+    const prefixLength = input.textTokenOffset;
+    const prefixUse = this.lookUpPrefix(image.key, inputIds, prefixLength);
+    try {
+      return await this.answer(request, { started, prompt, entry, hit, imageLoadMs, preprocessMs, visionMs, embedStarted, input, inputIds, prefix, prefixLength, prefixUse, requested });
+    } finally {
+      if (prefixUse.kind === "cached") {
+        prefixUse.pinned.unpin();
+      }
+    }
+  }
+
+  /**
+   * The prefix cache's part in one question: a pinned cached state, a key under which to store the one
+   * this question computes, or nothing (cache off, or the prefix would not fit it).
+   */
+  private lookUpPrefix(
+    imageKey: string,
+    inputIds: Int32Array,
+    prefixLength: number,
+  ): { kind: "cached"; pinned: PinnedPrefix } | { kind: "compute"; key: string } | { kind: "off" } {
+    if (prefixLength < 1 || prefixLength >= inputIds.length || !this.prefixCache.canHold(prefixLength)) {
+      if (this.prefixCache.maxBytes > 0) {
+        this.logger.debug(`Image-prefix cache skipped: the ${prefixLength}-position prefix does not fit its ${this.prefixCache.maxBytes}-byte budget.`);
+      }
+      return { kind: "off" };
+    }
+    const key = prefixCacheKey({
+      featureKey: imageKey,
+      prefixIds: inputIds.subarray(0, prefixLength),
+      ep: this.sessions.decoder.ep,
+      decoderOps: this.bundle.manifest.decoder.ops,
     });
+    const pinned = this.prefixCache.acquire(key);
+    return pinned !== undefined ? { kind: "cached", pinned } : { kind: "compute", key };
+  }
+
+  /** Embeds the prompt (or only its text after a cached prefix), generates and gathers the result. */
+  private async answer(
+    request: AskRequest,
+    ctx: {
+      started: number;
+      prompt: string;
+      entry: ImageEntry;
+      hit: boolean;
+      imageLoadMs: number;
+      preprocessMs: number;
+      visionMs: number;
+      embedStarted: number;
+      input: ReturnType<typeof buildInputIds>;
+      inputIds: Int32Array;
+      prefix: { ids: number[]; text: string };
+      prefixLength: number;
+      prefixUse: ReturnType<MolmoEngine["lookUpPrefix"]>;
+      requested: GenerationConfig;
+    },
+  ): Promise<AskResult> {
+    const { started, prompt, entry, hit, imageLoadMs, preprocessMs, visionMs, embedStarted, input, inputIds, prefix, prefixLength, prefixUse, requested } = ctx;
+    const { signal } = request;
+    const { manifest } = this.bundle;
+    const length = inputIds.length;
+    const cachedPrefix = prefixUse.kind === "cached";
+    const embedTokensStarted = performance.now();
+    // After a cached prefix only the text positions are embedded: the image features all sit in the prefix.
+    const embeds = await this.decoder.embed(cachedPrefix ? inputIds.subarray(prefixLength) : inputIds, signal);
+    const addFeaturesStarted = performance.now();
+    if (!cachedPrefix) {
+      addImageFeatures(embeds, entry.features, entry.imageInputIdx, {
+        nCrops: entry.nCrops,
+        tokensPerCrop: manifest.vision.tokensPerCrop,
+        dModel: manifest.dims.dModel,
+        sequenceLength: length,
+        offset: input.imageTokenOffset,
+      });
+    }
     const embedDone = performance.now();
     const embedMs = embedDone - embedStarted;
     const embedParts: EmbedTimings = {
@@ -357,10 +448,21 @@ export class MolmoEngine {
       }
     };
     emitText(prefix.text);
+    const plan: PrefixPlan | undefined =
+      prefixUse.kind === "cached"
+        ? { kind: "cached", pinned: prefixUse.pinned }
+        : prefixUse.kind === "compute"
+          ? { kind: "compute", length: prefixLength, adopt: (state) => this.prefixCache.adopt(prefixUse.key, state) }
+          : undefined;
     const generationStarted = performance.now();
     const result = await generate({
       model: this.decoder,
-      inputs: { embeds, length, ...(request.onPrefillLogits !== undefined ? { onLogits: request.onPrefillLogits } : {}) },
+      inputs: {
+        embeds,
+        length: cachedPrefix ? length - prefixLength : length,
+        ...(request.onPrefillLogits !== undefined ? { onLogits: request.onPrefillLogits } : {}),
+        ...(plan !== undefined ? { prefix: plan } : {}),
+      },
       config,
       streamer: tolerantStreamer(this.tokenizer),
       onStream: (event) => {
@@ -389,7 +491,7 @@ export class MolmoEngine {
       decodeTokensPerSecond: result.timings.decodeTokensPerSecond,
       totalMs,
     };
-    this.logger.debug(`Answered in ${Math.round(totalMs)} ms (${result.tokenIds.length} tokens, image features ${hit ? "cached" : "computed"}).`, { ...timings });
+    this.logger.debug(`Answered in ${Math.round(totalMs)} ms (${result.tokenIds.length} tokens, image features ${hit ? "cached" : "computed"}, image prefix ${prefixUse.kind === "cached" ? "cached" : prefixUse.kind === "compute" ? "computed" : "not cached"}).`, { ...timings });
     return {
       text: prefix.text + result.text,
       tokenIds: result.tokenIds,
@@ -403,7 +505,7 @@ export class MolmoEngine {
       generation: result.config,
       timings,
       ep: this.ep,
-      cache: { imageFeatures: hit ? "hit" : "miss" },
+      cache: { imageFeatures: hit ? "hit" : "miss", prefix: prefixUse.kind === "cached" ? "hit" : prefixUse.kind === "compute" ? "miss" : "off" },
     };
   }
 
@@ -426,12 +528,13 @@ export class MolmoEngine {
 
   /** Counters of the runs so far and of the feature cache. */
   stats(): MolmoEngineStats {
-    return { visionRuns: this.visionRuns, ...this.decoder.runCounts(), featureCache: this.cache.stats() };
+    return { visionRuns: this.visionRuns, ...this.decoder.runCounts(), featureCache: this.cache.stats(), prefixCache: this.prefixCache.stats() };
   }
 
-  /** Forgets every cached image. */
+  /** Forgets every cached image and image prefix (prefixes in use are released when their question ends). */
   clearCache(): void {
     this.cache.clear();
+    this.prefixCache.clear();
   }
 
   /** Releases the sessions (waiting for runs in flight). Safe to call more than once. */
@@ -441,6 +544,7 @@ export class MolmoEngine {
     }
     this.disposed = true;
     this.cache.clear();
+    this.prefixCache.clear();
     await Promise.all([this.sessions.visionEncoder.dispose(), this.sessions.embedTokens.dispose(), this.sessions.decoder.dispose()]);
   }
 
@@ -581,4 +685,18 @@ function checkSessionIo(session: EngineSession, graph: GraphManifest): void {
         `${expectedInputs.join(", ")} and ${expectedOutputs.join(", ")}: the graph file does not belong to this bundle.`,
     );
   }
+}
+
+/**
+ * The prefix cache's budget for this engine. Reusing a prefix runs the decoder on several tokens after a
+ * non-empty past; the tests check that on the CPU for both decoder kinds, and the plain decoder is ordinary
+ * ONNX operators on every provider. WebGPU's GroupQueryAttention kernel has not been checked on that case
+ * (no GPU run since), so on WebGPU with the fused decoder the cache is off unless the caller sized it.
+ */
+function defaultPrefixCacheBytes(requested: number | undefined, resolved: number, ep: string, decoderOps: string, logger: Logger): number {
+  if (requested === undefined && ep === "webgpu" && decoderOps === "fused") {
+    logger.info("The prefix cache is off on WebGPU with the fused decoder until its GroupQueryAttention is verified there on a prompt after a cached prefix; pass prefixCacheBytes to turn it on.");
+    return 0;
+  }
+  return resolved;
 }

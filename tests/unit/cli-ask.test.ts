@@ -33,7 +33,7 @@ interface AskJson {
   points: unknown[];
   count: number | null;
   ep: string;
-  cache: { imageFeatures: string };
+  cache: { imageFeatures: string; prefix: string };
   imageSize: { width: number; height: number };
   stopReason: string;
   generation: { maxNewTokens: number; greedy: boolean; temperature: number; topK: number; topP: number; seed: number };
@@ -88,7 +88,7 @@ void test("ask --json prints one JSON object with the text, token ids, points, c
   assert.deepEqual(result.points, []);
   assert.equal(result.count, null);
   assert.equal(result.ep, "cpu");
-  assert.deepEqual(result.cache, { imageFeatures: "miss" });
+  assert.deepEqual(result.cache, { imageFeatures: "miss", prefix: "miss" });
   assert.deepEqual(result.imageSize, { width: 500, height: 300 });
   assert.equal(result.stopReason, "max_new_tokens");
   assert.equal(result.generation.greedy, true);
