@@ -54,7 +54,7 @@ export const RESTART_REQUIRED_SETTINGS = ["server.args", "server.logLevel"] as c
  * Flags that choose molmo-server's transport. The language client adds its own (`--stdio`); the user's
  * `molmo.server.args` may not switch the server into another mode behind its back.
  */
-const TRANSPORT_FLAGS = ["--stdio", "--node-ipc", "--socket", "--pipe", "--mcp", "--mcp-http", "--clientProcessId", "--help", "--version"];
+const TRANSPORT_FLAGS = ["--stdio", "--node-ipc", "--socket", "--pipe", "--mcp", "--mcp-http", "--clientProcessId", "--help", "-h", "--version", "-v"];
 
 /** Bounds of `molmo.hover.budgetMs`. */
 export const HOVER_BUDGET_BOUNDS = { min: 100, max: 30_000, default: 1500 } as const;
@@ -149,6 +149,12 @@ function sanitizeModelPath(value: unknown, environment: SettingsEnvironment, not
     return expanded;
   }
   if (environment.workspaceFolder !== undefined) {
+    if (!environment.trusted) {
+      // Resolved against an untrusted folder, the user's own relative path would let that folder's content
+      // choose which model runs, which Restricted Mode promises it cannot.
+      notes.push(`molmo.model.path "${trimmed}" is relative and the workspace is not trusted; no model is configured (use an absolute path)`);
+      return undefined;
+    }
     return resolve(environment.workspaceFolder, expanded);
   }
   notes.push(`molmo.model.path "${trimmed}" is relative and no folder is open to resolve it against; no model is configured`);

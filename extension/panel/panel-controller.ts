@@ -66,6 +66,11 @@ export interface PanelHost {
   savePng(bytes: Uint8Array, suggestedName: string): PromiseLike<string | undefined>;
   /** The `molmo.generation` settings; a question's own options win over them. */
   generationOptions(): MolmoGenerationOptions;
+  /**
+   * Called whenever the shown image changes, also for an image pasted or dropped into the webview, so the
+   * panel's title can name it.
+   */
+  imageShown(image: PanelImage): void;
   /** Shows the notification for a failed question (with its action, e.g. "Select Model…"). */
   reportError(error: unknown): void;
   log(level: "info" | "warn" | "error", message: string): void;
@@ -157,6 +162,7 @@ export class PanelController {
       this.transcript = undefined;
     }
     this.image = image;
+    this.host.imageShown(image);
     this.post(this.showImageMessage(image));
   }
 

@@ -77,6 +77,9 @@ export class PointsPanel implements vscode.Disposable {
         copyToClipboard: (text) => vscode.env.clipboard.writeText(text),
         savePng: (bytes, name) => this.savePng(bytes, name),
         generationOptions: () => ctx.settings.generation,
+        imageShown: (image) => {
+          this.panel.title = `Molmo: ${image.fileName}`;
+        },
         reportError: (error) => notifyError(error, ctx.log),
         log: (level, message) => ctx.log[level](message),
       },
@@ -100,9 +103,8 @@ export class PointsPanel implements vscode.Disposable {
 
   /** Shows an image (a new image clears the answer). */
   async setImage(source: ImageSource): Promise<void> {
-    const image = await this.panelImage(source);
-    this.panel.title = `Molmo: ${image.fileName}`;
-    this.controller.showImage(image);
+    // The controller's host names the image in the panel's title (imageShown).
+    this.controller.showImage(await this.panelImage(source));
   }
 
   private async panelImage(source: ImageSource): Promise<PanelImage> {

@@ -65,6 +65,7 @@ class FakeHost implements PanelHost {
   readonly saved: { bytes: Uint8Array; name: string }[] = [];
   readonly errors: unknown[] = [];
   readonly logs: string[] = [];
+  readonly shownNames: string[] = [];
   delivered = true;
   generation: MolmoGenerationOptions = {};
 
@@ -82,6 +83,9 @@ class FakeHost implements PanelHost {
   }
   generationOptions(): MolmoGenerationOptions {
     return this.generation;
+  }
+  imageShown(image: { readonly fileName: string }): void {
+    this.shownNames.push(image.fileName);
   }
   reportError(error: unknown): void {
     this.errors.push(error);
@@ -262,6 +266,8 @@ void test("a dropped image becomes the shown image, as a data URI for both the w
   const base64 = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3, 4]).toString("base64");
   await controller.receive({ type: "imageDropped", base64, mime: "image/png", name: "pasted-image.png" });
   assert.deepEqual(host.take(), [{ type: "showImage", uri: `data:image/png;base64,${base64}`, fileName: "pasted-image.png" }]);
+  // The panel's title follows the pasted image instead of naming the file shown before.
+  assert.equal(host.shownNames.at(-1), "pasted-image.png");
   void controller.ask({ task: "caption" });
   await tick();
   assert.equal(backend.last.params.image, `data:image/png;base64,${base64}`);

@@ -103,6 +103,16 @@ void test("model paths: ~ expands, relative paths resolve against the workspace 
   assert.match(noFolder.notes.join("\n"), /relative and no folder is open/);
 });
 
+void test("an untrusted workspace cannot choose the model through the user's relative model path either", () => {
+  // The user's own setting, but resolved against the untrusted folder it would load whatever that folder holds.
+  const settings = readExtensionSettings(source({ "model.path": { globalValue: "bundles/tiny" } }), untrusted);
+  assert.equal(settings.server.model?.path, undefined);
+  assert.match(settings.notes.join("\n"), /relative and the workspace is not trusted/);
+  // Absolute and ~ paths do not depend on the folder and still apply.
+  const absolute = readExtensionSettings(source({ "model.path": { globalValue: "~/models/molmo" } }), untrusted);
+  assert.equal(absolute.server.model?.path, "/home/ada/models/molmo");
+});
+
 void test("bad values fall back to defaults with a note saying why", () => {
   const settings = readExtensionSettings(
     source({
@@ -137,6 +147,9 @@ void test("server args: strings only, and no transport flags (the client picks t
   assert.deepEqual(settings.serverArgs, ["--max-queue", "4", "--eager"]);
   assert.equal(settings.notes.length, 4);
   assert.deepEqual(readExtensionSettings(source({ "server.args": { globalValue: "--eager" } }), trusted).serverArgs, []);
+  // The short forms of help and version make the server print and exit, which the client would see as crashes.
+  const short = readExtensionSettings(source({ "server.args": { globalValue: ["-h", "--eager", "-v"] } }), trusted);
+  assert.deepEqual(short.serverArgs, ["--eager"]);
 });
 
 void test("changed keys and which of them need a server restart", () => {
