@@ -19,7 +19,7 @@ export const imageArgument = z
   .string()
   .min(1)
   .describe(
-    "The image: an absolute path, a path relative to the first of the client's roots, a file: URI, or an inline " +
+    "The image: an absolute path, a path relative to the client's roots (the first root that has the file), a file: URI, or an inline " +
       "data:image/png;base64,... URI. The file must lie inside the client's roots (or the server's --allow-dir folders). " +
       "http(s) URLs are only fetched when the server was started with --allow-remote-images.",
   );
@@ -84,7 +84,7 @@ export const describeImageInput = z.strictObject({
 /** `locate_ui_element` arguments. */
 export const locateUiElementInput = z.strictObject({
   screenshot: imageArgument.describe(
-    "The screenshot: an absolute path, a path relative to the first of the client's roots, a file: URI, or an inline data:image/png;base64,... URI.",
+    "The screenshot: an absolute path, a path relative to the client's roots (the first root that has the file), a file: URI, or an inline data:image/png;base64,... URI.",
   ),
   element: z
     .string()

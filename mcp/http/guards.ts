@@ -25,7 +25,7 @@ const LOOPBACK_NAMES = ["localhost", "127.0.0.1", "[::1]"];
  */
 export function allowedHostHeaders(boundHost: string, port: number): Set<string> {
   const names = new Set<string>([hostForHeader(boundHost)]);
-  const isLoopback = boundHost === "localhost" || boundHost.startsWith("127.") || boundHost === "::1";
+  const isLoopback = isLoopbackHost(boundHost);
   const isWildcard = boundHost === "0.0.0.0" || boundHost === "::";
   if (isLoopback || isWildcard) {
     LOOPBACK_NAMES.forEach((name) => names.add(name));
@@ -47,6 +47,12 @@ export function allowedHostHeaders(boundHost: string, port: number): Set<string>
     }
   }
   return withPorts;
+}
+
+/** Whether `boundHost` (a bind address or name) is reachable from this machine only. */
+export function isLoopbackHost(boundHost: string): boolean {
+  const host = boundHost.toLowerCase();
+  return host === "localhost" || host.startsWith("127.") || host === "::1";
 }
 
 function hostForHeader(address: string): string {
@@ -83,6 +89,11 @@ export class RequestGuards {
         status: 403,
         message: `Forbidden: requests from the origin '${origin}' are not allowed (DNS rebinding protection); web pages may only connect from origins the server was configured to allow.`,
       };
+    }
+    // A CORS preflight never carries the Authorization header (browsers leave credentials out of it) and
+    // reaches no MCP method; demanding the token there would shut out every browser client of an allowed origin.
+    if (request.method === "OPTIONS") {
+      return undefined;
     }
     return this.checkToken(request);
   }

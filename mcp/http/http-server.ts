@@ -14,7 +14,7 @@ import type { AddressInfo } from "node:net";
 import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
 import type { McpHttpServeOptions } from "../options";
 import { createMolmoMcpServer } from "../server";
-import { RequestGuards } from "./guards";
+import { isLoopbackHost, RequestGuards } from "./guards";
 import { BodyError, readJsonBody } from "./request-body";
 import { SessionTable } from "./sessions";
 
@@ -40,6 +40,8 @@ const CORS_EXPOSE_HEADERS = "Mcp-Session-Id, Mcp-Protocol-Version, WWW-Authentic
  */
 export async function serveMcpHttp(options: McpHttpServeOptions): Promise<McpHttpServer> {
   const { logger } = options;
+  // An empty token would be no token at all (the guards skip the check), so it is treated as none everywhere.
+  const token = options.token !== undefined && options.token !== "" ? options.token : undefined;
   const sessions = new SessionTable(() => createMolmoMcpServer(options), logger, options.sessionIdleMs, options.maxSessions);
   const server = createServer();
   // A client that opens connections and trickles its request must not hold them forever. Both limits are on
@@ -52,7 +54,7 @@ export async function serveMcpHttp(options: McpHttpServeOptions): Promise<McpHtt
     boundHost: options.hostname,
     port,
     allowedOrigins: options.allowedOrigins ?? [],
-    ...(options.token !== undefined ? { token: options.token } : {}),
+    ...(token !== undefined ? { token } : {}),
   });
   // Attached right after listening, in the same turn of the event loop, so no request arrives before it.
   server.on("request", (request: IncomingMessage, response: ServerResponse) => {
@@ -67,7 +69,12 @@ export async function serveMcpHttp(options: McpHttpServeOptions): Promise<McpHtt
   });
   const host = options.hostname.includes(":") ? `[${options.hostname}]` : options.hostname;
   const url = `http://${host}:${port}${MCP_PATH}`;
-  logger.info(`Molmo MCP server ${options.version} listening on ${url}${options.token !== undefined ? " (bearer token required)" : ""}.`);
+  logger.info(`Molmo MCP server ${options.version} listening on ${url}${token !== undefined ? " (bearer token required)" : ""}.`);
+  if (!isLoopbackHost(options.hostname) && token === undefined) {
+    // Other machines can reach this server, and a client's roots decide which folders it may read images from:
+    // without a token anyone on the network may look at this machine's images.
+    logger.warn(`The MCP server listens on ${options.hostname}, beyond this machine, without a bearer token: anyone who can reach it may call the tools. Start it with --token (or MOLMO_MCP_TOKEN), or bind 127.0.0.1.`);
+  }
   let closing: Promise<void> | undefined;
   return {
     url,

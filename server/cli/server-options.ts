@@ -166,7 +166,7 @@ export function parseServerCommandLine(argv: readonly string[], env: NodeJS.Proc
   if (!LOG_LEVELS.includes(logLevel as LogLevel)) {
     throw new CliUsageError(`--log-level expects one of ${LOG_LEVELS.join(", ")}, got '${logLevel}'`);
   }
-  const token = values.token ?? nonEmpty(env.MOLMO_MCP_TOKEN);
+  const token = values.token !== undefined ? parseToken(values.token, "--token") : env.MOLMO_MCP_TOKEN !== undefined && env.MOLMO_MCP_TOKEN !== "" ? parseToken(env.MOLMO_MCP_TOKEN, "MOLMO_MCP_TOKEN") : undefined;
   return {
     kind: "serve",
     options: {
@@ -237,8 +237,19 @@ function nonEmptyOption(value: string, option: string): string {
   return value;
 }
 
-function nonEmpty(value: string | undefined): string | undefined {
-  return value !== undefined && value !== "" ? value : undefined;
+/**
+ * A bearer token as given. An empty one is refused because the HTTP guards would read it as "no token" and
+ * serve everyone; one with white space around it is refused because the trimmed Authorization header could
+ * never match it.
+ */
+function parseToken(value: string, source: string): string {
+  if (value.trim() === "") {
+    throw new CliUsageError(`${source} needs a non-empty token (leave it out to serve without one)`);
+  }
+  if (value !== value.trim()) {
+    throw new CliUsageError(`${source} has white space at its start or end, which a client's Authorization header cannot carry; remove it`);
+  }
+  return value;
 }
 
 /** An Origin as browsers send it: scheme://host[:port], nothing after. */

@@ -86,6 +86,14 @@ interface LinkDefinition {
   readonly targetSpan: TextSpan;
 }
 
+/**
+ * Longest bracket text (alt text, reference label) looked for, in characters. CommonMark bounds labels at 999;
+ * alt text is far shorter in practice. Without a bound every unclosed `![` scanned to its paragraph's end.
+ */
+const MAX_BRACKET_SCAN = 1000;
+/** Deepest parenthesis nesting in a bare destination (cmark's bound), for the same reason. */
+const MAX_PAREN_DEPTH = 32;
+
 const ASCII_PUNCTUATION = /[!"#$%&'()*+,\-./:;<=>?@[\\\]^_`{|}~]/;
 
 function findMarkdownImages(text: string, excluded: readonly ExcludedRegion[]): ImageReference[] {
@@ -151,6 +159,9 @@ function inlineImage(text: string, start: number, altEnd: number, alt: string, a
       }
       if (c === "(") {
         depth += 1;
+        if (depth > MAX_PAREN_DEPTH) {
+          return undefined;
+        }
       } else if (c === ")") {
         if (depth === 0) {
           break;
@@ -255,7 +266,9 @@ function normaliseLabel(label: string): string {
 /** The `]` that closes the `[` at `open` (nested brackets balanced, escapes skipped), or -1; never past a blank line. */
 function closingBracket(text: string, open: number): number {
   let depth = 0;
-  for (let i = open; i < text.length; i++) {
+  // Bounded, so that many unclosed brackets in one long paragraph cost linear time, not quadratic.
+  const end = Math.min(text.length, open + MAX_BRACKET_SCAN);
+  for (let i = open; i < end; i++) {
     const c = text[i];
     if (c === "\\") {
       i += 1;

@@ -154,6 +154,12 @@ export function startLanguageServer(options: LanguageServerOptions): LanguageSer
     }
     try {
       const section: unknown = await connection.workspace.getConfiguration({ section: "molmo" });
+      // Clients without a molmo section answer null (Neovim, Helix); replacing the settings then would throw
+      // away what initializationOptions set, so there is nothing to apply.
+      if (section === null || section === undefined) {
+        logger.debug(`The client has no molmo settings (${source} answered null); the current settings stay.`);
+        return;
+      }
       await settings.update(section, source);
     } catch (error) {
       logger.warn(`Could not read the molmo settings from the client: ${error instanceof Error ? error.message : String(error)}`);

@@ -88,7 +88,11 @@ function withCloseEvents(reader: MessageReader, writer: MessageWriter, extra: (l
  * that stall half-way.
  */
 export function loggingReader(reader: MessageReader, logger: Logger): MessageReader {
-  reader.onError((error) => logger.warn(`Ignored a malformed message from the client: ${error.message}`));
+  reader.onError((error) =>
+    isSystemError(error)
+      ? logger.warn(`The connection to the client failed: ${error.message}`)
+      : logger.warn(`Ignored a malformed message from the client: ${error.message}`),
+  );
   reader.onPartialMessage((info) => logger.warn(`Still waiting for the rest of a message after ${info.waitingTime} ms; a wrong Content-Length swallows the messages behind it.`));
   return {
     onError: reader.onError,
@@ -103,6 +107,15 @@ export function loggingReader(reader: MessageReader, logger: Logger): MessageRea
         callback(message);
       }),
   };
+}
+
+/**
+ * Whether a reader error comes from the socket, pipe or stream (Node's system errors carry a code such as
+ * ECONNREFUSED or EPIPE) rather than from the bytes the client sent.
+ */
+function isSystemError(error: Error): boolean {
+  const code = (error as NodeJS.ErrnoException).code;
+  return typeof code === "string" && /^E[A-Z0-9]+$/.test(code);
 }
 
 function isJsonRpcMessage(message: unknown): boolean {
