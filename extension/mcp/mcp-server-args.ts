@@ -27,6 +27,7 @@ export function mcpLaunch(nodePath: string, serverModule: string, settings: Exte
   const args = [serverModule, "--mcp", "--log-level", settings.logLevel];
   if (server.model?.path !== undefined) args.push("--model", server.model.path);
   if (server.executionProvider !== undefined) args.push("--ep", server.executionProvider);
+  if (server.maxCrops !== undefined) args.push("--max-crops", String(server.maxCrops));
   if (server.images?.allowOutsideWorkspace === true) args.push("--allow-outside-roots");
   if (server.images?.allowRemote === true) args.push("--allow-remote-images");
   args.push(...settings.serverArgs);

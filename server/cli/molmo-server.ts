@@ -46,6 +46,7 @@ async function main(argv: readonly string[]): Promise<void> {
     modelFolders: options.modelFolders,
     logger,
     ...(options.maxQueue !== undefined ? { maxQueue: options.maxQueue } : {}),
+    ...(options.maxCrops !== undefined ? { defaultMaxCrops: options.maxCrops } : {}),
     ...(options.timeoutMs !== undefined ? { defaultTimeoutMs: options.timeoutMs } : {}),
   });
   if (options.eager) {

@@ -29,6 +29,8 @@ export interface ServerOptions {
   readonly modelFolders: readonly string[];
   readonly logLevel: LogLevel;
   readonly maxQueue?: number;
+  /** Crop limit of requests that set none (LSP clients' molmo.maxCrops and MCP calls' options.maxCrops win). */
+  readonly maxCrops?: number;
   readonly timeoutMs?: number;
   /** Load the model at start instead of on the first request. */
   readonly eager: boolean;
@@ -79,6 +81,7 @@ Engine:
   --tokenizer <path>      a tokenizer.json for bundles exported without one
   --models-dir <dir>      a folder of bundles offered by molmo/models and list_models (repeatable)
   --max-queue N           requests that may wait behind the running one (default 16)
+  --max-crops N           high-resolution crops per image, 1-64, when a request sets none (default: the bundle's)
   --timeout-ms N          time limit of a request, queue time included (default 300000)
   --eager                 load the model at start instead of on the first request
 
@@ -132,6 +135,7 @@ export function parseServerCommandLine(argv: readonly string[], env: NodeJS.Proc
         "models-dir": { type: "string", multiple: true },
         "log-level": { type: "string" },
         "max-queue": { type: "string" },
+        "max-crops": { type: "string" },
         "timeout-ms": { type: "string" },
         eager: { type: "boolean" },
         "allow-outside-roots": { type: "boolean" },
@@ -177,6 +181,7 @@ export function parseServerCommandLine(argv: readonly string[], env: NodeJS.Proc
       modelFolders: values["models-dir"] ?? [],
       logLevel: logLevel as LogLevel,
       ...(values["max-queue"] !== undefined ? { maxQueue: parseInteger(values["max-queue"], "--max-queue", 0, 10_000) } : {}),
+      ...(values["max-crops"] !== undefined ? { maxCrops: parseInteger(values["max-crops"], "--max-crops", 1, 64) } : {}),
       ...(values["timeout-ms"] !== undefined ? { timeoutMs: parseInteger(values["timeout-ms"], "--timeout-ms", 1, 60 * 60 * 1000) } : {}),
       eager: values.eager === true,
       allowOutsideRoots: values["allow-outside-roots"] === true,

@@ -57,6 +57,8 @@ export interface EngineHostOptions {
   readonly featureCacheBytes?: number;
   /** onnxruntime threads per session (its default when omitted). */
   readonly intraOpNumThreads?: number;
+  /** Crop limit of requests that set none (`--max-crops`); the bundle's own when omitted. */
+  readonly defaultMaxCrops?: number;
   /** Opens engines; the real loader by default. */
   readonly loadEngine?: EngineLoader;
 }
@@ -259,7 +261,7 @@ export class EngineHost {
       const result = await loaded.engine.ask({
         image,
         ...promptFields(task, request.question),
-        ...generationFields(request.options),
+        ...generationFields(request.options, this.options.defaultMaxCrops),
         signal: controller.signal,
         ...(request.onText !== undefined ? { onText: request.onText } : {}),
         ...(request.onPoints !== undefined ? { onPoints: (points: ParsedPoint[]) => request.onPoints?.(points.map(toMolmoPoint)) } : {}),
@@ -533,11 +535,12 @@ function promptFields(task: MolmoTaskName, question: string | undefined): Pick<A
   return byTask[task]();
 }
 
-function generationFields(options: MolmoGenerationOptions | undefined): Partial<AskRequest> {
+function generationFields(options: MolmoGenerationOptions | undefined, defaultMaxCrops: number | undefined): Partial<AskRequest> {
   if (options === undefined) {
-    return {};
+    return defaultMaxCrops !== undefined ? { maxCrops: defaultMaxCrops } : {};
   }
   return {
+    ...(defaultMaxCrops !== undefined ? { maxCrops: defaultMaxCrops } : {}),
     ...(options.maxNewTokens !== undefined ? { maxNewTokens: options.maxNewTokens } : {}),
     ...(options.temperature !== undefined ? { temperature: options.temperature } : {}),
     ...(options.topK !== undefined ? { topK: options.topK } : {}),

@@ -170,6 +170,7 @@ void test("the LSP and MCP command lines carry the settings", () => {
     source({
       "model.path": { globalValue: "/models/molmo-7b-d" },
       executionProvider: { globalValue: "webgpu" },
+      maxCrops: { globalValue: 6 },
       "images.allowRemote": { globalValue: true },
       "server.logLevel": { globalValue: "debug" },
       "server.args": { globalValue: ["--max-queue", "2"] },
@@ -188,6 +189,8 @@ void test("the LSP and MCP command lines carry the settings", () => {
     "/models/molmo-7b-d",
     "--ep",
     "webgpu",
+    "--max-crops",
+    "6",
     "--allow-remote-images",
     "--max-queue",
     "2",

@@ -53,6 +53,7 @@ void describe("parseServerCommandLine", () => {
       "--models-dir", "/b",
       "--log-level", "debug",
       "--max-queue", "4",
+      "--max-crops", "6",
       "--timeout-ms", "60000",
       "--eager",
       "--allow-outside-roots",
@@ -70,6 +71,7 @@ void describe("parseServerCommandLine", () => {
       modelFolders: ["/a", "/b"],
       logLevel: "debug",
       maxQueue: 4,
+      maxCrops: 6,
       timeoutMs: 60000,
       eager: true,
       allowOutsideRoots: true,
@@ -99,7 +101,7 @@ void describe("parseServerCommandLine", () => {
     assert.deepEqual(parseServerCommandLine(["--help"]), { kind: "help" });
     assert.deepEqual(parseServerCommandLine(["-h", "--stdio"]), { kind: "help" });
     assert.deepEqual(parseServerCommandLine(["-v"]), { kind: "version" });
-    for (const flag of ["--stdio", "--node-ipc", "--socket=PORT", "--mcp-http", "--model", "--ep", "--log-level", "--max-queue", "--timeout-ms", "--eager", "--allow-outside-roots", "--allow-remote-images", "--allow-dir", "--token", "--allowed-origin", "--no-annotated-images", "--version"]) {
+    for (const flag of ["--stdio", "--node-ipc", "--socket=PORT", "--mcp-http", "--model", "--ep", "--log-level", "--max-queue", "--max-crops", "--timeout-ms", "--eager", "--allow-outside-roots", "--allow-remote-images", "--allow-dir", "--token", "--allowed-origin", "--no-annotated-images", "--version"]) {
       assert.ok(SERVER_USAGE.includes(flag), `--help documents ${flag}`);
     }
     assert.deepEqual(EXIT_CODES, { ok: 0, failure: 1, usage: 2 });

@@ -110,6 +110,17 @@ void describe("EngineHost", () => {
     await host.dispose();
   });
 
+  void it("applies its default crop limit to requests that set none; a request's own limit wins", async () => {
+    const host = new EngineHost({ modelPath: makeTinyBundle(), intraOpNumThreads: 1, defaultMaxCrops: 1 });
+    assert.equal((await host.ask({ image: IMAGE, question: "?", options: SHORT })).cache, "miss");
+    // The same preprocessing as the default: the features are cached.
+    assert.equal((await host.ask({ image: IMAGE, question: "?", options: { ...SHORT, maxCrops: 1 } })).cache, "hit");
+    assert.equal((await host.ask({ image: IMAGE, question: "?", options: { maxNewTokens: 2 } })).cache, "hit");
+    // Another limit is other preprocessing.
+    assert.equal((await host.ask({ image: IMAGE, question: "?", options: { ...SHORT, maxCrops: 12 } })).cache, "miss");
+    await host.dispose();
+  });
+
   void it("refuses a request without a configured model with a message naming the setting", async () => {
     const host = new EngineHost();
     await rejectsWith(host.ask({ image: IMAGE, question: "?" }), "no_model", /molmo\.model\.path/);
