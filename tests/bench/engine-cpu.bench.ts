@@ -28,21 +28,16 @@
  *     [--runs 2] [--threads N] [--cache DIR] [--fresh] [--torch-blas auto|system] [--preset 7b-d|tiny] [--skip-torch]
  */
 import { spawn, spawnSync, type ChildProcessByStdio } from "node:child_process";
-import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import type { Readable, Writable } from "node:stream";
 import { parseArgs } from "node:util";
-import sharp from "sharp";
-import { loadBundle } from "../../models/bundle/bundle";
 import { ORT_VERSION } from "../../models/engine/backend";
 import { MolmoEngine } from "../../models/engine/molmo-engine";
-import { loadImage } from "../../models/image/load";
-import { preprocessImage } from "../../models/preprocess";
-import { buildInputIds, buildPrompt } from "../../models/prompt";
 import { molmoTokenizerJsonPath } from "../helpers/molmo-tokenizer-fixture";
+import { makeScreenshot, median, sha256, writeInputs } from "./bench-inputs";
 import { repoRoot } from "../helpers/repo-root";
 
 /** Molmo-7B-D's decoder depth, the target of the extrapolation. */
@@ -118,12 +113,6 @@ interface SideSummary {
   readonly ttftFromTensorsMs: number;
   readonly medianStepMs: number;
   readonly sameTokensEveryRun: boolean;
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 function summarise(info: SideInfo, runs: RunRecord[]): SideSummary {
@@ -229,67 +218,6 @@ class ServedSide {
 }
 
 /** A deterministic pseudo-random generator, so every run benchmarks the same pixels. */
-function lcg(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    return state / 2 ** 32;
-  };
-}
-
-/** A UI-like screenshot: a dark side bar and boxes with text-like bars on a light background. */
-async function makeScreenshot(path: string, width: number, height: number): Promise<void> {
-  const rand = lcg(7);
-  const shapes: string[] = [];
-  for (let i = 0; i < Math.max(8, Math.round((width * height) / 17000)); i++) {
-    const x = Math.floor(rand() * width * 0.94), y = Math.floor(rand() * height * 0.93);
-    const w = 20 + Math.floor(rand() * width * 0.15), h = 10 + Math.floor(rand() * height * 0.05);
-    const shade = Math.floor(rand() * 200);
-    shapes.push(`<rect x="${x}" y="${y}" width="${w}" height="${h}" rx="4" fill="rgb(${shade},${(shade * 3) % 255},${255 - shade})"/>`);
-    shapes.push(`<rect x="${x + 4}" y="${y + 4}" width="${Math.max(4, w - 8)}" height="3" fill="#222"/>`);
-  }
-  const svg =
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}"><rect width="${width}" height="${height}" fill="#f3f3f3"/>` +
-    `<rect width="${Math.round(width * 0.135)}" height="${height}" fill="#252526"/>${shapes.join("")}</svg>`;
-  await sharp(Buffer.from(svg)).png().toFile(path);
-}
-
-function sha256(data: ArrayBufferView): string {
-  return createHash("sha256").update(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)).digest("hex");
-}
-
-/**
- * The engine's own preprocessing of the image and question, written as little-endian tensors with an
- * inputs.json naming them: input_ids [1, L] int64, crops [n, 576, 588] f32, image_masks [n, 576] f32,
- * image_input_idx [n, 144] int64 as sequence positions (the preprocessor's index + the offset of the first
- * image token; -1 where the slot is dropped), which is where the engine adds each feature.
- */
-async function writeInputs(bundleDir: string, tokenizerPath: string, imagePath: string, dir: string): Promise<{ sha256: string; length: number; nCrops: number }> {
-  const bundle = await loadBundle(bundleDir, { tokenizerPath });
-  const pre = await preprocessImage(await loadImage(imagePath), bundle.preprocessorConfig, bundle.tokenizer.imageTokens);
-  const input = buildInputIds({
-    tokenizer: bundle.tokenizer,
-    imageTokens: pre.imageTokens,
-    prompt: buildPrompt({ kind: "ask", question: QUESTION }),
-    maxSequenceLength: bundle.manifest.dims.maxPositionEmbeddings,
-  });
-  const ids = BigInt64Array.from(input.inputIds, (id) => BigInt(id));
-  const idx = BigInt64Array.from(pre.imageInputIdx, (i) => BigInt(i < 0 ? -1 : i + input.imageTokenOffset));
-  const tensors = {
-    input_ids: { data: ids, shape: [1, ids.length], file: "input_ids.i64" },
-    crops: { data: pre.crops, shape: [pre.nCrops, pre.patchesPerCrop, pre.pixelsPerPatch], file: "crops.f32" },
-    image_masks: { data: pre.imageMasks, shape: [pre.nCrops, pre.patchesPerCrop], file: "image_masks.f32" },
-    image_input_idx: { data: idx, shape: [pre.nCrops, idx.length / pre.nCrops], file: "image_input_idx.i64" },
-  };
-  for (const tensor of Object.values(tensors)) {
-    writeFileSync(join(dir, tensor.file), new Uint8Array(tensor.data.buffer, tensor.data.byteOffset, tensor.data.byteLength));
-  }
-  const digest = sha256(input.inputIds);
-  const meta = Object.fromEntries(Object.entries(tensors).map(([name, t]) => [name, { file: t.file, shape: t.shape }]));
-  writeFileSync(join(dir, "inputs.json"), JSON.stringify({ ...meta, sha256: digest, question: QUESTION }));
-  return { sha256: digest, length: ids.length, nCrops: pre.nCrops };
-}
-
 // ------------------------------------------------------------------------------------------------
 // The two sides
 
@@ -580,7 +508,7 @@ async function main(): Promise<void> {
   try {
     const imagePath = join(work, `screenshot-${settings.width}x${settings.height}.png`);
     await makeScreenshot(imagePath, settings.width, settings.height);
-    const inputs = await writeInputs(prepared.bundle, tokenizerPath, imagePath, work);
+    const inputs = await writeInputs(prepared.bundle, tokenizerPath, imagePath, work, QUESTION);
     console.log(`inputs: ${inputs.nCrops} crops, ${inputs.length} tokens (input_ids sha256 ${inputs.sha256.slice(0, 12)})`);
     const { torch, engine } = await measure(settings, prepared, tokenizerPath, imagePath, work);
     if (engine.runs.some((run) => run.inputIdsSha256 !== inputs.sha256)) {

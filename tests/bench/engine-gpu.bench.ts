@@ -32,14 +32,12 @@
  * not a test: it asserts nothing about time.
  */
 import { spawn, spawnSync, type ChildProcessByStdio } from "node:child_process";
-import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import type { Readable, Writable } from "node:stream";
 import { parseArgs } from "node:util";
-import sharp from "sharp";
 import { loadBundle } from "../../models/bundle/bundle";
 import type { MolmoOnnxManifest } from "../../models/bundle/manifest";
 import { ORT_VERSION } from "../../models/engine/backend";
@@ -48,10 +46,8 @@ import { MolmoDecoder } from "../../models/engine/molmo-decoder";
 import { decodeHalf, float32ToHalfBits } from "../../models/generation/fp16";
 import { MolmoEngine, type EmbedTimings } from "../../models/engine/molmo-engine";
 import { createSession } from "../../models/engine/session";
-import { loadImage } from "../../models/image/load";
-import { preprocessImage } from "../../models/preprocess";
-import { buildInputIds, buildPrompt } from "../../models/prompt";
 import { molmoTokenizerJsonPath } from "../helpers/molmo-tokenizer-fixture";
+import { lcg, makeScreenshot, median, sha256, writeInputs } from "./bench-inputs";
 import { repoRoot } from "../helpers/repo-root";
 
 const FULL_LAYERS = 28;
@@ -129,12 +125,6 @@ const log = (message: string): void => {
   process.stderr.write(`${message}\n`);
 };
 
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
-
 /** The python3 that has torch: Debian's here, whatever `python3` is on the GPU machine. */
 function python3(): string {
   for (const candidate of ["/usr/bin/python3", "python3"]) {
@@ -203,62 +193,6 @@ class ServedSide {
     clearTimeout(this.timer);
     if (this.child.exitCode === null) this.child.kill("SIGKILL");
   }
-}
-
-function lcg(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    return state / 2 ** 32;
-  };
-}
-
-/** The same UI-like screenshot as the CPU bench (dark side bar, boxes with text-like bars). */
-async function makeScreenshot(path: string, width: number, height: number): Promise<void> {
-  const rand = lcg(7);
-  const shapes: string[] = [];
-  for (let i = 0; i < Math.max(8, Math.round((width * height) / 17000)); i++) {
-    const x = Math.floor(rand() * width * 0.94), y = Math.floor(rand() * height * 0.93);
-    const w = 20 + Math.floor(rand() * width * 0.15), h = 10 + Math.floor(rand() * height * 0.05);
-    const shade = Math.floor(rand() * 200);
-    shapes.push(`<rect x="${x}" y="${y}" width="${w}" height="${h}" rx="4" fill="rgb(${shade},${(shade * 3) % 255},${255 - shade})"/>`);
-    shapes.push(`<rect x="${x + 4}" y="${y + 4}" width="${Math.max(4, w - 8)}" height="3" fill="#222"/>`);
-  }
-  const svg =
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}"><rect width="${width}" height="${height}" fill="#f3f3f3"/>` +
-    `<rect width="${Math.round(width * 0.135)}" height="${height}" fill="#252526"/>${shapes.join("")}</svg>`;
-  await sharp(Buffer.from(svg)).png().toFile(path);
-}
-
-function sha256(data: ArrayBufferView): string {
-  return createHash("sha256").update(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)).digest("hex");
-}
-
-/** The engine's preprocessing written for PyTorch (same layout as the CPU bench's inputs.json). */
-async function writeInputs(bundleDir: string, tokenizerPath: string, imagePath: string, dir: string): Promise<{ sha256: string; length: number; nCrops: number }> {
-  const bundle = await loadBundle(bundleDir, { tokenizerPath });
-  const pre = await preprocessImage(await loadImage(imagePath), bundle.preprocessorConfig, bundle.tokenizer.imageTokens);
-  const input = buildInputIds({
-    tokenizer: bundle.tokenizer,
-    imageTokens: pre.imageTokens,
-    prompt: buildPrompt({ kind: "ask", question: QUESTION }),
-    maxSequenceLength: bundle.manifest.dims.maxPositionEmbeddings,
-  });
-  const ids = BigInt64Array.from(input.inputIds, (id) => BigInt(id));
-  const idx = BigInt64Array.from(pre.imageInputIdx, (i) => BigInt(i < 0 ? -1 : i + input.imageTokenOffset));
-  const tensors = {
-    input_ids: { data: ids, shape: [1, ids.length], file: "input_ids.i64" },
-    crops: { data: pre.crops, shape: [pre.nCrops, pre.patchesPerCrop, pre.pixelsPerPatch], file: "crops.f32" },
-    image_masks: { data: pre.imageMasks, shape: [pre.nCrops, pre.patchesPerCrop], file: "image_masks.f32" },
-    image_input_idx: { data: idx, shape: [pre.nCrops, idx.length / pre.nCrops], file: "image_input_idx.i64" },
-  };
-  for (const tensor of Object.values(tensors)) {
-    writeFileSync(join(dir, tensor.file), new Uint8Array(tensor.data.buffer, tensor.data.byteOffset, tensor.data.byteLength));
-  }
-  const digest = sha256(input.inputIds);
-  const meta = Object.fromEntries(Object.entries(tensors).map(([name, t]) => [name, { file: t.file, shape: t.shape }]));
-  writeFileSync(join(dir, "inputs.json"), JSON.stringify({ ...meta, sha256: digest, question: QUESTION }));
-  return { sha256: digest, length: ids.length, nCrops: pre.nCrops };
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -685,7 +619,7 @@ async function main(): Promise<void> {
 
   const imagePath = join(work, `screenshot-${settings.width}x${settings.height}.png`);
   await makeScreenshot(imagePath, settings.width, settings.height);
-  const inputs = await writeInputs(prepared.plain, tokenizerPath, imagePath, work);
+  const inputs = await writeInputs(prepared.plain, tokenizerPath, imagePath, work, QUESTION);
   log(`inputs: ${inputs.nCrops} crops, ${inputs.length} tokens`);
   const manifest = (await loadBundle(prepared.fused, { tokenizerPath })).manifest;
   const ff = (prepared.small as boolean) ? 32 : 18944;

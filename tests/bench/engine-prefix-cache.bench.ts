@@ -22,7 +22,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import sharp from "sharp";
+import { makeScreenshot } from "./bench-inputs";
 import { MolmoEngine, type AskResult } from "../../models/engine/molmo-engine";
 import { prefixStateBytes } from "../../models/engine/prefix-cache";
 import { molmoTokenizerJsonPath } from "../helpers/molmo-tokenizer-fixture";
@@ -97,25 +97,6 @@ function prepareBundle(settings: Settings): string {
   return (JSON.parse(lines[lines.length - 1]) as { bundle: string }).bundle;
 }
 
-/** A UI-like screenshot: a dark side bar and coloured boxes on a light background (deterministic). */
-async function makeScreenshot(path: string, width: number, height: number): Promise<void> {
-  let state = 7;
-  const rand = () => {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    return state / 2 ** 32;
-  };
-  const shapes: string[] = [];
-  for (let i = 0; i < Math.max(8, Math.round((width * height) / 17000)); i++) {
-    const x = Math.floor(rand() * width * 0.94), y = Math.floor(rand() * height * 0.93);
-    const w = 20 + Math.floor(rand() * width * 0.15), h = 10 + Math.floor(rand() * height * 0.05);
-    const shade = Math.floor(rand() * 200);
-    shapes.push(`<rect x="${x}" y="${y}" width="${w}" height="${h}" rx="4" fill="rgb(${shade},${(shade * 3) % 255},${255 - shade})"/>`);
-  }
-  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}"><rect width="${width}" height="${height}" fill="#f3f3f3"/>` +
-    `<rect width="${Math.round(width * 0.135)}" height="${height}" fill="#252526"/>${shapes.join("")}</svg>`;
-  await sharp(Buffer.from(svg)).png().toFile(path);
-}
-
 async function runMode(label: string, bundleDir: string, imagePath: string, settings: Settings, prefixCacheBytes: number | undefined): Promise<ModeFigures> {
   const engine = await MolmoEngine.load(bundleDir, { ep: "cpu", intraOpNumThreads: settings.threads, tokenizerPath: molmoTokenizerJsonPath(), ...(prefixCacheBytes !== undefined ? { prefixCacheBytes } : {}) });
   try {
@@ -186,7 +167,7 @@ async function main(): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), "molmo-bench-prefix-"));
   try {
     const imagePath = join(work, "screenshot.png");
-    await makeScreenshot(imagePath, settings.width, settings.height);
+    await makeScreenshot(imagePath, settings.width, settings.height, { textBars: false });
     const featureOnly = await runMode("feature cache only", bundleDir, imagePath, settings, 0);
     const withPrefix = await runMode("feature + prefix cache", bundleDir, imagePath, settings, undefined);
     const kvLayout = { cache: { inputs: new Array<string>(2 * FULL_LAYERS).fill("kv"), outputs: [], dtype: "float32" as const, inputShape: [] }, numKvHeads: 4, headDim: 128 };

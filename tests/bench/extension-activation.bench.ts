@@ -15,14 +15,9 @@ import { join } from "node:path";
 import { e2eSkipReason } from "../e2e/code-server-install";
 import { runExtensionSuite } from "../e2e/run-extension-suite";
 import { repoRoot } from "../helpers/repo-root";
+import { median } from "./bench-inputs";
 
 const TARGET_MS = 50;
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-}
 
 async function main(): Promise<void> {
   const runsArgument = process.argv.indexOf("--runs");
